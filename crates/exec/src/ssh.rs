@@ -242,3 +242,156 @@ impl Executor for SshExecutor {
         classify_ssh_output(run_process(self.host.as_str(), argv, &local)?)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+    use crate::ExitStatusLike;
+
+    fn name(s: &str) -> SshName {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn minimal_argv() {
+        let ssh = SshExecutor::new(name("pve2"));
+        let cmd = CommandSpec::new("zfs").args(["list", "-H", "tank/my data"]);
+        assert_eq!(
+            ssh.ssh_argv(&cmd).unwrap(),
+            [
+                "ssh",
+                "-o",
+                "BatchMode=yes",
+                "-o",
+                "ConnectTimeout=10",
+                "-o",
+                "ServerAliveInterval=15",
+                "-o",
+                "ServerAliveCountMax=3",
+                "pve2",
+                "--",
+                "zfs list -H 'tank/my data'",
+            ]
+        );
+        assert_eq!(ssh.host(), "pve2");
+    }
+
+    #[test]
+    fn full_argv() {
+        let ssh = SshExecutor::new(name("10.0.0.2"))
+            .user(name("root"))
+            .port(2222)
+            .identity("/etc/zferry/id_ed25519")
+            .control_path("/run/zferry/ssh-%C")
+            .option("StrictHostKeyChecking", "yes")
+            .unwrap();
+        let cmd = CommandSpec::new("zfs")
+            .args(["get", "-Hp", "name", "$(x)"])
+            .env("LC_ALL", "C");
+        let argv = ssh.ssh_argv(&cmd).unwrap();
+        assert_eq!(
+            argv[9..],
+            [
+                "-o",
+                "ControlMaster=auto",
+                "-o",
+                "ControlPath=/run/zferry/ssh-%C",
+                "-o",
+                "ControlPersist=60",
+                "-o",
+                "StrictHostKeyChecking=yes",
+                "-p",
+                "2222",
+                "-i",
+                "/etc/zferry/id_ed25519",
+                "root@10.0.0.2",
+                "--",
+                "env 'LC_ALL=C' zfs get -Hp name '$(x)'",
+            ]
+        );
+    }
+
+    #[test]
+    fn nul_in_remote_argv_is_rejected() {
+        let ssh = SshExecutor::new(name("h"));
+        assert!(ssh.ssh_argv(&CommandSpec::new("echo").arg("a\0b")).is_err());
+        let err = ssh.run(&CommandSpec::new("echo").arg("a\0b")).unwrap_err();
+        assert!(matches!(err, ExecError::Spawn { .. }), "{err:?}");
+    }
+
+    #[test]
+    fn names_reject_option_injection_and_junk() {
+        for bad in [
+            "",
+            "-oProxyCommand=x",
+            "a b",
+            "a\tb",
+            "a\nb",
+            "u@h",
+            "h\u{7f}",
+        ] {
+            assert!(bad.parse::<SshName>().is_err(), "{bad:?} accepted");
+        }
+        for good in [
+            "pve1",
+            "pve1.lan",
+            "10.0.0.1",
+            "fe80::1%eth0",
+            "root",
+            "backup-user",
+        ] {
+            assert_eq!(name(good).as_str(), good);
+        }
+        let err = "-x".parse::<SshName>().unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "invalid ssh name \"-x\": must not start with '-'"
+        );
+    }
+
+    #[test]
+    fn options_are_validated() {
+        let ssh = SshExecutor::new(name("h"));
+        assert!(ssh.clone().option("Proxy Command", "x").is_err());
+        assert!(ssh.clone().option("", "x").is_err());
+        assert!(ssh.clone().option("-oX", "x").is_err());
+        assert!(ssh.option("LogLevel", "ERROR\nX=1").is_err());
+    }
+
+    fn output(code: Option<i32>) -> Output {
+        Output {
+            status: ExitStatusLike { code, signal: None },
+            stdout: Vec::new(),
+            stderr: "ssh: Could not resolve hostname nowhere\n".into(),
+            duration: Duration::ZERO,
+            host: "nowhere".into(),
+            argv: vec!["zfs".into(), "list".into()],
+        }
+    }
+
+    #[test]
+    fn exit_255_is_transport() {
+        let err = classify_ssh_output(output(Some(255))).unwrap_err();
+        assert_eq!(err.retry_class(), crate::RetryClass::Transient);
+        match err {
+            ExecError::Transport { host, argv, stderr } => {
+                assert_eq!(host, "nowhere");
+                assert_eq!(argv, ["zfs", "list"]);
+                assert!(stderr.contains("Could not resolve"));
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+
+    #[test]
+    fn other_exits_pass_through() {
+        assert_eq!(
+            classify_ssh_output(output(Some(1))).unwrap().status.code,
+            Some(1)
+        );
+        assert!(classify_ssh_output(output(Some(0))).unwrap().success());
+        assert!(classify_ssh_output(output(None)).is_ok());
+    }
+}
