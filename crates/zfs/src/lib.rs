@@ -1,8 +1,20 @@
 //! zferry-zfs: typed names, pure argv builders and parsers for `zfs`/`zpool`, and typed errors.
 //!
-//! Nothing here runs a process: builders return argv vectors, parsers take captured text. The
-//! thin glue that runs them through an executor lives in `ops` (when present).
+//! Nothing here runs a process: builders return [`ZfsCommand`] argv values, parsers take
+//! captured text. The thin glue that runs them through an executor lives in `ops` (when present).
 
+pub mod command;
+pub mod get;
+pub mod list;
 pub mod name;
+pub mod object;
+pub mod parse;
+pub mod props;
 
+pub use command::ZfsCommand;
+pub use get::{PropSource, PropertyValue, get_argv, parse_get};
+pub use list::{LIST_COLUMNS, list_argv, parse_list};
 pub use name::{BookmarkName, DatasetName, NameError, PoolName, SnapshotName};
+pub use object::{ObjectName, ZfsObject};
+pub use parse::ParseError;
+pub use props::{Guid, ObjectType, PropNameError, PropertyName, Txg, UserPropName};
