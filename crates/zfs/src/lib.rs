@@ -10,6 +10,8 @@ pub mod name;
 pub mod object;
 pub mod parse;
 pub mod props;
+pub mod status;
+pub mod zpool;
 
 pub use command::ZfsCommand;
 pub use get::{PropSource, PropertyValue, get_argv, parse_get};
@@ -18,3 +20,7 @@ pub use name::{BookmarkName, DatasetName, NameError, PoolName, SnapshotName};
 pub use object::{ObjectName, ZfsObject};
 pub use parse::ParseError;
 pub use props::{Guid, ObjectType, PropNameError, PropertyName, Txg, UserPropName};
+pub use status::{
+    DataErrors, ErrorCounters, PoolStatus, VdevNode, parse_zpool_status, zpool_status_argv,
+};
+pub use zpool::{Health, PoolInfo, parse_zpool_list, zpool_list_argv};
