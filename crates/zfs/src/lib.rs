@@ -4,6 +4,7 @@
 //! captured text. The thin glue that runs them through an executor lives in `ops` (when present).
 
 pub mod command;
+pub mod error;
 pub mod get;
 pub mod list;
 pub mod name;
@@ -14,6 +15,7 @@ pub mod status;
 pub mod zpool;
 
 pub use command::ZfsCommand;
+pub use error::{CommandFailure, RetryClass, STDERR_FRAGMENTS, ZfsError, ZfsErrorKind, classify};
 pub use get::{PropSource, PropertyValue, get_argv, parse_get};
 pub use list::{LIST_COLUMNS, list_argv, parse_list};
 pub use name::{BookmarkName, DatasetName, NameError, PoolName, SnapshotName};
