@@ -247,23 +247,28 @@ impl fmt::Display for CommandFailure {
     }
 }
 
+/// A command that succeeded but printed output its parser rejected.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("`{}` on {host}: unexpected output: {source}", argv.join(" "))]
+pub struct OutputError {
+    pub host: String,
+    pub argv: Vec<String>,
+    #[source]
+    pub source: ParseError,
+}
+
 /// Anything that can go wrong running a `zfs`/`zpool` command and reading its output.
 #[derive(Debug, thiserror::Error)]
 pub enum ZfsError {
     /// The command ran and failed; see [`CommandFailure::kind`].
     #[error("{0}")]
-    Command(CommandFailure),
+    Command(Box<CommandFailure>),
     /// The command could not be run (spawn, timeout, ssh transport).
     #[error(transparent)]
     Exec(ExecError),
     /// The command succeeded but its output did not parse.
-    #[error("`{}` on {host}: unexpected output: {source}", argv.join(" "))]
-    Parse {
-        host: String,
-        argv: Vec<String>,
-        #[source]
-        source: ParseError,
-    },
+    #[error(transparent)]
+    Parse(Box<OutputError>),
 }
 
 impl ZfsError {
@@ -279,7 +284,7 @@ impl ZfsError {
         match self {
             Self::Command(c) => c.kind.retry_class(),
             Self::Exec(e) => e.retry_class(),
-            Self::Parse { .. } => RetryClass::Permanent,
+            Self::Parse(_) => RetryClass::Permanent,
         }
     }
 }
@@ -294,7 +299,7 @@ impl From<ExecError> for ZfsError {
                 code,
                 stderr,
                 ..
-            } => Self::Command(CommandFailure::new(&host, argv, code, &stderr)),
+            } => Self::Command(Box::new(CommandFailure::new(&host, argv, code, &stderr))),
             other => Self::Exec(other),
         }
     }

@@ -1,7 +1,7 @@
 //! zferry-zfs: typed names, pure argv builders and parsers for `zfs`/`zpool`, and typed errors.
 //!
 //! Nothing here runs a process: builders return [`ZfsCommand`] argv values, parsers take
-//! captured text. The thin glue that runs them through an executor lives in `ops` (when present).
+//! captured text. The thin glue that runs them through an executor lives in [`ops`].
 
 pub mod command;
 pub mod error;
@@ -9,13 +9,16 @@ pub mod get;
 pub mod list;
 pub mod name;
 pub mod object;
+pub mod ops;
 pub mod parse;
 pub mod props;
 pub mod status;
 pub mod zpool;
 
 pub use command::ZfsCommand;
-pub use error::{CommandFailure, RetryClass, STDERR_FRAGMENTS, ZfsError, ZfsErrorKind, classify};
+pub use error::{
+    CommandFailure, OutputError, RetryClass, STDERR_FRAGMENTS, ZfsError, ZfsErrorKind, classify,
+};
 pub use get::{PropSource, PropertyValue, get_argv, parse_get};
 pub use list::{LIST_COLUMNS, list_argv, parse_list};
 pub use name::{BookmarkName, DatasetName, NameError, PoolName, SnapshotName};
