@@ -1,1 +1,42 @@
-fn main() {}
+//! `zferry`: the command-line entry point. Each command family lives in its own module;
+//! this file only parses arguments, sets up logging and maps results to exit codes.
+
+mod cli;
+mod config_cmd;
+mod human;
+mod logging;
+mod status;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+use crate::cli::{Cli, Command, ConfigCommand};
+
+/// Exit codes shared by every command.
+pub mod exit {
+    /// Everything asked for was done (or, for checks, everything is fine).
+    pub const OK: u8 = 0;
+    /// The command ran and found a problem the admin must look at (invalid config, …).
+    pub const PROBLEM: u8 = 1;
+    /// The command could not run (bad usage, unreadable file, a failing `zfs`/`zpool`).
+    pub const ERROR: u8 = 2;
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    logging::init(&cli.log);
+    let result = match &cli.command {
+        Command::Status(args) => status::run(args),
+        Command::Config {
+            command: ConfigCommand::Check(args),
+        } => config_cmd::check(&cli, args),
+    };
+    match result {
+        Ok(code) => ExitCode::from(code),
+        Err(e) => {
+            eprintln!("zferry: error: {e:#}");
+            ExitCode::from(exit::ERROR)
+        }
+    }
+}

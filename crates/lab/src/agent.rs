@@ -55,14 +55,22 @@ fn handle(stream: TcpStream) -> std::io::Result<()> {
                 zfs_loaded: std::path::Path::new("/dev/zfs").exists(),
             };
             send(&writer, &Frame::Stdout(serde_json::to_vec(&reply)?))?;
-            send(&writer, &Frame::Exit(ExitReport { code: Some(0), signal: None }))
+            send(
+                &writer,
+                &Frame::Exit(ExitReport {
+                    code: Some(0),
+                    signal: None,
+                }),
+            )
         }
         Request::Exec { argv, cwd, env } => run(&stream, &writer, &argv, cwd.as_deref(), &env),
     }
 }
 
 fn send(writer: &Mutex<TcpStream>, frame: &Frame) -> std::io::Result<()> {
-    let mut w = writer.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    let mut w = writer
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
     write_frame(&mut *w, frame)
 }
 
@@ -102,7 +110,10 @@ fn run(
     for p in pumps {
         let _ = p.join();
     }
-    let report = ExitReport { code: status.code(), signal: status.signal() };
+    let report = ExitReport {
+        code: status.code(),
+        signal: status.signal(),
+    };
     let sent = send(writer, &Frame::Exit(report));
     let _ = stream.shutdown(Shutdown::Both);
     let _ = watchdog.join();
@@ -151,6 +162,9 @@ fn watch_for_hangup(
 fn kill_group(pgid: u32) {
     if let Ok(pgid) = i32::try_from(pgid) {
         // Best effort: the group may already be gone.
-        let _ = Command::new("kill").args(["-KILL", "--", &format!("-{pgid}")]).stderr(Stdio::null()).status();
+        let _ = Command::new("kill")
+            .args(["-KILL", "--", &format!("-{pgid}")])
+            .stderr(Stdio::null())
+            .status();
     }
 }

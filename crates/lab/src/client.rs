@@ -84,7 +84,11 @@ impl Client {
         env: BTreeMap<String, String>,
         sink: &mut dyn OutputSink,
     ) -> Result<ExitReport, ClientError> {
-        let request = Request::Exec { argv: argv.to_vec(), cwd: cwd.map(str::to_owned), env };
+        let request = Request::Exec {
+            argv: argv.to_vec(),
+            cwd: cwd.map(str::to_owned),
+            env,
+        };
         self.request(&request, sink, None)
     }
 

@@ -94,8 +94,19 @@ mod tests {
     fn archive_is_aligned_and_ends_with_trailer() {
         let mut a = Archive::default();
         a.add("bin", Entry::Dir);
-        a.add("bin/sh", Entry::Symlink { target: "busybox".into() });
-        a.add("init", Entry::File { data: b"#!/bin/sh\n".to_vec(), executable: true });
+        a.add(
+            "bin/sh",
+            Entry::Symlink {
+                target: "busybox".into(),
+            },
+        );
+        a.add(
+            "init",
+            Entry::File {
+                data: b"#!/bin/sh\n".to_vec(),
+                executable: true,
+            },
+        );
         let mut buf = Vec::new();
         a.write_to(&mut buf).unwrap();
         assert_eq!(buf.len() % 4, 0);
@@ -115,8 +126,19 @@ mod tests {
         let Ok(cpio) = which("cpio") else { return };
         let mut a = Archive::default();
         a.add("d", Entry::Dir);
-        a.add("d/file", Entry::File { data: vec![7; 1001], executable: false });
-        a.add("link", Entry::Symlink { target: "d/file".into() });
+        a.add(
+            "d/file",
+            Entry::File {
+                data: vec![7; 1001],
+                executable: false,
+            },
+        );
+        a.add(
+            "link",
+            Entry::Symlink {
+                target: "d/file".into(),
+            },
+        );
         let mut buf = Vec::new();
         a.write_to(&mut buf).unwrap();
         let mut child = std::process::Command::new(cpio)
@@ -132,6 +154,10 @@ mod tests {
     }
 
     fn which(name: &str) -> Result<std::path::PathBuf, ()> {
-        ["/usr/bin", "/bin"].iter().map(|d| std::path::Path::new(d).join(name)).find(|p| p.exists()).ok_or(())
+        ["/usr/bin", "/bin"]
+            .iter()
+            .map(|d| std::path::Path::new(d).join(name))
+            .find(|p| p.exists())
+            .ok_or(())
     }
 }

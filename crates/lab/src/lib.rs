@@ -9,5 +9,6 @@
 pub mod agent;
 pub mod client;
 pub mod cpio;
+pub mod fixture;
 pub mod protocol;
 pub mod vm;

@@ -75,7 +75,10 @@ pub fn write_frame(w: &mut impl Write, frame: &Frame) -> io::Result<()> {
     let (kind, payload): (u8, std::borrow::Cow<'_, [u8]>) = match frame {
         Frame::Stdout(b) => (KIND_STDOUT, b.into()),
         Frame::Stderr(b) => (KIND_STDERR, b.into()),
-        Frame::Exit(e) => (KIND_EXIT, serde_json::to_vec(e).map_err(io::Error::other)?.into()),
+        Frame::Exit(e) => (
+            KIND_EXIT,
+            serde_json::to_vec(e).map_err(io::Error::other)?.into(),
+        ),
         Frame::Error(m) => (KIND_ERROR, m.as_bytes().into()),
     };
     let len = u32::try_from(payload.len())
@@ -138,7 +141,10 @@ mod tests {
 
     #[test]
     fn exit_and_error_frames_round_trip() {
-        let exit = Frame::Exit(ExitReport { code: Some(3), signal: None });
+        let exit = Frame::Exit(ExitReport {
+            code: Some(3),
+            signal: None,
+        });
         assert_eq!(round_trip(&exit), exit);
         let err = Frame::Error("spawn failed: No such file".into());
         assert_eq!(round_trip(&err), err);
@@ -166,13 +172,31 @@ mod tests {
 
     #[test]
     fn shell_status_follows_shell_convention() {
-        assert_eq!(ExitReport { code: Some(0), signal: None }.shell_status(), 0);
-        assert_eq!(ExitReport { code: None, signal: Some(9) }.shell_status(), 137);
+        assert_eq!(
+            ExitReport {
+                code: Some(0),
+                signal: None
+            }
+            .shell_status(),
+            0
+        );
+        assert_eq!(
+            ExitReport {
+                code: None,
+                signal: Some(9)
+            }
+            .shell_status(),
+            137
+        );
     }
 
     #[test]
     fn request_json_is_tagged() {
-        let req = Request::Exec { argv: vec!["zpool".into(), "list".into()], cwd: None, env: BTreeMap::new() };
+        let req = Request::Exec {
+            argv: vec!["zpool".into(), "list".into()],
+            cwd: None,
+            env: BTreeMap::new(),
+        };
         let json = serde_json::to_string(&req).unwrap();
         assert!(json.starts_with(r#"{"op":"exec""#), "{json}");
         assert_eq!(serde_json::from_str::<Request>(&json).unwrap(), req);

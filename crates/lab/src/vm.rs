@@ -52,7 +52,11 @@ impl LabPaths {
             .map_or_else(|| repo.join("target/lab"), PathBuf::from);
         let cache_dir = std::env::var_os("ZFERRY_LAB_CACHE")
             .map_or_else(|| PathBuf::from("/var/cache/zferry-lab"), PathBuf::from);
-        Self { repo, state_dir, cache_dir }
+        Self {
+            repo,
+            state_dir,
+            cache_dir,
+        }
     }
 
     fn state_file(&self) -> PathBuf {
@@ -93,7 +97,11 @@ pub struct BootOptions {
 
 impl Default for BootOptions {
     fn default() -> Self {
-        Self { memory_mib: 4096, cpus: 2, ready_timeout: Duration::from_secs(180) }
+        Self {
+            memory_mib: 4096,
+            cpus: 2,
+            ready_timeout: Duration::from_secs(180),
+        }
     }
 }
 
@@ -107,7 +115,11 @@ pub fn current(paths: &LabPaths) -> Option<LabState> {
 /// Boots the guest unless one is already running; returns once ZFS is loaded in it.
 pub fn up(paths: &LabPaths, opts: &BootOptions) -> Result<LabState> {
     if let Some(state) = current(paths) {
-        if state.client().ping(Duration::from_secs(5)).is_ok_and(|p| p.zfs_loaded) {
+        if state
+            .client()
+            .ping(Duration::from_secs(5))
+            .is_ok_and(|p| p.zfs_loaded)
+        {
             return Ok(state);
         }
         bail!(
@@ -115,7 +127,10 @@ pub fn up(paths: &LabPaths, opts: &BootOptions) -> Result<LabState> {
             state.pid
         );
     }
-    let repo = paths.repo.to_str().context("repository path is not UTF-8")?;
+    let repo = paths
+        .repo
+        .to_str()
+        .context("repository path is not UTF-8")?;
     if repo.contains(char::is_whitespace) {
         bail!("the lab cannot share a repository whose path contains whitespace: {repo}");
     }
@@ -142,9 +157,15 @@ pub fn up(paths: &LabPaths, opts: &BootOptions) -> Result<LabState> {
         pid_file: &pid_file,
     });
     let started = Instant::now();
-    let status = Command::new(&argv[0]).args(&argv[1..]).status().context("starting qemu-system-x86_64")?;
+    let status = Command::new(&argv[0])
+        .args(&argv[1..])
+        .status()
+        .context("starting qemu-system-x86_64")?;
     if !status.success() {
-        bail!("qemu-system-x86_64 failed to start ({status}); see {}", paths.console_log().display());
+        bail!(
+            "qemu-system-x86_64 failed to start ({status}); see {}",
+            paths.console_log().display()
+        );
     }
     let pid: u32 = fs::read_to_string(&pid_file)
         .context("reading qemu's pid file")?
@@ -175,13 +196,17 @@ pub fn down(paths: &LabPaths) -> Result<bool> {
         let _ = fs::remove_file(paths.state_file());
         return Ok(false);
     };
-    let _ = Command::new("kill").args(["-TERM", &state.pid.to_string()]).status();
+    let _ = Command::new("kill")
+        .args(["-TERM", &state.pid.to_string()])
+        .status();
     let deadline = Instant::now() + Duration::from_secs(15);
     while process_alive(state.pid) && Instant::now() < deadline {
         sleep(Duration::from_millis(100));
     }
     if process_alive(state.pid) {
-        let _ = Command::new("kill").args(["-KILL", &state.pid.to_string()]).status();
+        let _ = Command::new("kill")
+            .args(["-KILL", &state.pid.to_string()])
+            .status();
     }
     let _ = fs::remove_file(paths.state_file());
     Ok(true)
@@ -223,8 +248,13 @@ pub fn console_tail(paths: &LabPaths, n: usize) -> String {
 
 fn process_alive(pid: u32) -> bool {
     Path::new(&format!("/proc/{pid}")).exists()
-        && fs::read_to_string(format!("/proc/{pid}/stat"))
-            .is_ok_and(|s| !s.rsplit(')').next().unwrap_or("").trim_start().starts_with('Z'))
+        && fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| {
+            !s.rsplit(')')
+                .next()
+                .unwrap_or("")
+                .trim_start()
+                .starts_with('Z')
+        })
 }
 
 fn free_port() -> Result<u16> {
@@ -257,9 +287,14 @@ pub fn find_kernel() -> Result<Kernel> {
     for entry in fs::read_dir("/lib/modules").context("reading /lib/modules")? {
         let release = entry?.file_name().to_string_lossy().into_owned();
         let image = PathBuf::from(format!("/boot/vmlinuz-{release}"));
-        let has_zfs = ["updates/dkms/zfs.ko", "updates/dkms/zfs.ko.xz", "extra/zfs.ko", "extra/zfs/zfs.ko"]
-            .iter()
-            .any(|m| Path::new(&format!("/lib/modules/{release}/{m}")).exists());
+        let has_zfs = [
+            "updates/dkms/zfs.ko",
+            "updates/dkms/zfs.ko.xz",
+            "extra/zfs.ko",
+            "extra/zfs/zfs.ko",
+        ]
+        .iter()
+        .any(|m| Path::new(&format!("/lib/modules/{release}/{m}")).exists());
         if has_zfs && image.exists() {
             found.push(Kernel { release, image });
         }
@@ -272,12 +307,18 @@ pub fn find_kernel() -> Result<Kernel> {
 }
 
 fn version_key(release: &str) -> Vec<u64> {
-    release.split(|c: char| !c.is_ascii_digit()).filter_map(|p| p.parse().ok()).collect()
+    release
+        .split(|c: char| !c.is_ascii_digit())
+        .filter_map(|p| p.parse().ok())
+        .collect()
 }
 
 /// Builds (or reuses) the initramfs for `kernel`.
 fn ensure_initramfs(paths: &LabPaths, kernel: &Kernel) -> Result<PathBuf> {
-    let out = paths.cache_dir.join(format!("initrd-{}-v{INITRAMFS_VERSION}.cpio", kernel.release));
+    let out = paths.cache_dir.join(format!(
+        "initrd-{}-v{INITRAMFS_VERSION}.cpio",
+        kernel.release
+    ));
     if out.exists() {
         return Ok(out);
     }
@@ -288,19 +329,61 @@ fn ensure_initramfs(paths: &LabPaths, kernel: &Kernel) -> Result<PathBuf> {
         bail!("/bin/busybox is missing; run `lab/install-host-packages.sh` (busybox-static)");
     }
     let mut archive = Archive::default();
-    for dir in ["bin", "dev", "proc", "sys", "lower", "rw", "newroot", "lib", "lib/modules"] {
+    for dir in [
+        "bin",
+        "dev",
+        "proc",
+        "sys",
+        "lower",
+        "rw",
+        "newroot",
+        "lib",
+        "lib/modules",
+    ] {
         archive.add(dir, Entry::Dir);
     }
-    archive.add("bin/busybox", Entry::File { data: fs::read(busybox)?, executable: true });
-    archive.add("bin/sh", Entry::Symlink { target: "busybox".into() });
+    archive.add(
+        "bin/busybox",
+        Entry::File {
+            data: fs::read(busybox)?,
+            executable: true,
+        },
+    );
+    archive.add(
+        "bin/sh",
+        Entry::Symlink {
+            target: "busybox".into(),
+        },
+    );
     let mut order = String::new();
     for (n, module) in early_modules(&kernel.release)?.iter().enumerate() {
-        let name = format!("lib/modules/{n:02}-{}", module.file_name().unwrap_or_default().to_string_lossy());
-        archive.add(name.clone(), Entry::File { data: fs::read(module)?, executable: false });
+        let name = format!(
+            "lib/modules/{n:02}-{}",
+            module.file_name().unwrap_or_default().to_string_lossy()
+        );
+        archive.add(
+            name.clone(),
+            Entry::File {
+                data: fs::read(module)?,
+                executable: false,
+            },
+        );
         order.push_str(&format!("/{name}\n"));
     }
-    archive.add("modules.order", Entry::File { data: order.into_bytes(), executable: false });
-    archive.add("init", Entry::File { data: INIT_SCRIPT.as_bytes().to_vec(), executable: true });
+    archive.add(
+        "modules.order",
+        Entry::File {
+            data: order.into_bytes(),
+            executable: false,
+        },
+    );
+    archive.add(
+        "init",
+        Entry::File {
+            data: INIT_SCRIPT.as_bytes().to_vec(),
+            executable: true,
+        },
+    );
     let tmp = out.with_extension("tmp");
     let mut file = std::io::BufWriter::new(fs::File::create(&tmp)?);
     archive.write_to(&mut file)?;
@@ -319,7 +402,10 @@ fn early_modules(release: &str) -> Result<Vec<PathBuf>> {
             .output()
             .context("running modprobe (package kmod)")?;
         if !out.status.success() {
-            bail!("modprobe --show-depends {module} failed: {}", String::from_utf8_lossy(&out.stderr));
+            bail!(
+                "modprobe --show-depends {module} failed: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
         }
         for path in parse_show_depends(&String::from_utf8_lossy(&out.stdout)) {
             if !files.contains(&path) {
@@ -354,7 +440,11 @@ struct QemuArgs<'a> {
 }
 
 fn qemu_argv(a: &QemuArgs<'_>) -> Vec<String> {
-    let accel = if a.accel == "kvm" { "kvm".to_owned() } else { "tcg,thread=multi".to_owned() };
+    let accel = if a.accel == "kvm" {
+        "kvm".to_owned()
+    } else {
+        "tcg,thread=multi".to_owned()
+    };
     let cmdline = format!(
         "console=ttyS0 panic=-1 quiet loglevel=3 zferry_repo={} zferry_init={} zferry_agent={} zferry_listen={GUEST_ADDR}:{GUEST_PORT}",
         a.repo,
@@ -390,7 +480,10 @@ fn qemu_argv(a: &QemuArgs<'_>) -> Vec<String> {
         "-device".into(),
         "virtio-9p-pci,fsdev=repo,mount_tag=repo".into(),
         "-netdev".into(),
-        format!("user,id=n0,restrict=on,hostfwd=tcp:127.0.0.1:{}-{GUEST_ADDR}:{GUEST_PORT}", a.port),
+        format!(
+            "user,id=n0,restrict=on,hostfwd=tcp:127.0.0.1:{}-{GUEST_ADDR}:{GUEST_PORT}",
+            a.port
+        ),
         "-device".into(),
         "virtio-net-pci,netdev=n0".into(),
         "-display".into(),
@@ -457,7 +550,10 @@ mod tests {
 
     #[test]
     fn qemu_forwards_only_loopback_and_restricts_the_guest() {
-        let k = Kernel { release: "6.1.0-56-amd64".into(), image: "/boot/vmlinuz-6.1.0-56-amd64".into() };
+        let k = Kernel {
+            release: "6.1.0-56-amd64".into(),
+            image: "/boot/vmlinuz-6.1.0-56-amd64".into(),
+        };
         let argv = qemu_argv(&QemuArgs {
             kernel: &k,
             initrd: Path::new("/c/i.cpio"),
@@ -473,8 +569,14 @@ mod tests {
         });
         let net = argv.iter().find(|a| a.starts_with("user,")).unwrap();
         assert!(net.contains("restrict=on"), "{net}");
-        assert!(net.contains("hostfwd=tcp:127.0.0.1:40000-10.0.2.15:7000"), "{net}");
-        assert!(argv.iter().any(|a| a == "local,id=hostroot,path=/,security_model=none,readonly=on"));
+        assert!(
+            net.contains("hostfwd=tcp:127.0.0.1:40000-10.0.2.15:7000"),
+            "{net}"
+        );
+        assert!(
+            argv.iter()
+                .any(|a| a == "local,id=hostroot,path=/,security_model=none,readonly=on")
+        );
         assert!(argv.iter().any(|a| a == "tcg,thread=multi"));
     }
 }

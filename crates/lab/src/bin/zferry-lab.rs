@@ -10,7 +10,11 @@ use zferry_lab::client::Passthrough;
 use zferry_lab::vm::{self, BootOptions, LabPaths};
 
 #[derive(Debug, Parser)]
-#[command(name = "zferry-lab", version, about = "Real OpenZFS in a qemu guest, for zferry's tests and demos")]
+#[command(
+    name = "zferry-lab",
+    version,
+    about = "Real OpenZFS in a qemu guest, for zferry's tests and demos"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Cmd,
@@ -65,13 +69,30 @@ fn run(cli: Cli) -> Result<ExitCode> {
     let paths = LabPaths::from_env();
     match cli.command {
         Cmd::Up { memory_mib, cpus } => {
-            let state = vm::up(&paths, &BootOptions { memory_mib, cpus, ..BootOptions::default() })?;
-            println!("lab up: pid {} port {} kernel {} accel {}", state.pid, state.port, state.kernel, state.accel);
+            let state = vm::up(
+                &paths,
+                &BootOptions {
+                    memory_mib,
+                    cpus,
+                    ..BootOptions::default()
+                },
+            )?;
+            println!(
+                "lab up: pid {} port {} kernel {} accel {}",
+                state.pid, state.port, state.kernel, state.accel
+            );
             Ok(ExitCode::SUCCESS)
         }
         Cmd::Down => {
             let was_up = vm::down(&paths)?;
-            println!("{}", if was_up { "lab stopped" } else { "lab was not running" });
+            println!(
+                "{}",
+                if was_up {
+                    "lab stopped"
+                } else {
+                    "lab was not running"
+                }
+            );
             Ok(ExitCode::SUCCESS)
         }
         Cmd::Status => {
@@ -87,7 +108,11 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 state.accel,
                 state.memory_mib,
                 ping.kernel,
-                if ping.zfs_loaded { "loaded" } else { "NOT loaded" }
+                if ping.zfs_loaded {
+                    "loaded"
+                } else {
+                    "NOT loaded"
+                }
             );
             Ok(ExitCode::SUCCESS)
         }
@@ -101,12 +126,10 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 ),
             };
             let cwd = std::env::current_dir().context("reading the current directory")?;
-            let report = state.client().exec(
-                &argv,
-                cwd.to_str(),
-                forwarded_env(),
-                &mut Passthrough,
-            )?;
+            let report =
+                state
+                    .client()
+                    .exec(&argv, cwd.to_str(), forwarded_env(), &mut Passthrough)?;
             let status = report.shell_status();
             Ok(ExitCode::from(u8::try_from(status).unwrap_or(255)))
         }
@@ -123,6 +146,15 @@ fn run(cli: Cli) -> Result<ExitCode> {
 
 /// The caller's environment, less what describes the caller's own session.
 fn forwarded_env() -> BTreeMap<String, String> {
-    const SKIP: &[&str] = &["SSH_AUTH_SOCK", "SSH_CONNECTION", "SSH_CLIENT", "SSH_TTY", "XDG_RUNTIME_DIR", "DISPLAY"];
-    std::env::vars().filter(|(k, _)| !SKIP.contains(&k.as_str())).collect()
+    const SKIP: &[&str] = &[
+        "SSH_AUTH_SOCK",
+        "SSH_CONNECTION",
+        "SSH_CLIENT",
+        "SSH_TTY",
+        "XDG_RUNTIME_DIR",
+        "DISPLAY",
+    ];
+    std::env::vars()
+        .filter(|(k, _)| !SKIP.contains(&k.as_str()))
+        .collect()
 }

@@ -1,0 +1,74 @@
+//! Command-line grammar (clap derive). Commands exist only when they work.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "zferry",
+    version,
+    about = "Keeps ZFS data safe and highly available across small Proxmox-style clusters",
+    long_about = None,
+)]
+pub struct Cli {
+    /// Configuration file.
+    #[arg(long, global = true, env = "ZFERRY_CONFIG", default_value = zferry_config::DEFAULT_PATH)]
+    pub config: PathBuf,
+
+    #[command(flatten)]
+    pub log: LogArgs,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Args)]
+pub struct LogArgs {
+    /// More log output on stderr (-v: debug, -vv: trace). RUST_LOG overrides.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+
+    /// Log line format on stderr.
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Pools (health, capacity) and datasets (snapshot count, newest snapshot age) on this host.
+    Status(StatusArgs),
+    /// Work with the configuration file.
+    Config {
+        #[command(subcommand)]
+        command: ConfigCommand,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    /// Print JSON instead of tables.
+    #[arg(long)]
+    pub json: bool,
+    /// Only these pools (default: all imported pools).
+    pub pools: Vec<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ConfigCommand {
+    /// Parse and validate the configuration; print every problem with its line and column.
+    Check(CheckArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    /// Print JSON instead of text.
+    #[arg(long)]
+    pub json: bool,
+}
