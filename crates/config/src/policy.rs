@@ -147,3 +147,118 @@ impl Config {
         None
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use super::*;
+
+    const TEXT: &str = r#"
+[templates.production]
+frequently = 4
+frequent-period = "5m"
+hourly = 36
+daily = 30
+autoprune = true
+[templates.production.monitor]
+hourly-warn = "90m"
+hourly-crit = "6h"
+
+[datasets."tank/data"]
+use-template = "production"
+recursive = "atomic"
+hourly = 48
+autosnap = false
+guests = "auto"
+[datasets."tank/data".monitor]
+hourly-warn = "2h"
+
+[datasets."tank/data/db"]
+daily = 7
+
+[datasets."tank/flat"]
+recursive = false
+"#;
+
+    fn config() -> Config {
+        Config::from_str_with_path(TEXT, Path::new("t.toml")).unwrap()
+    }
+
+    fn ds(s: &str) -> DatasetName {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn dataset_overrides_win_over_template() {
+        let p = config().effective_policy(&ds("tank/data")).unwrap();
+        assert_eq!(p.defined_at, ds("tank/data"));
+        assert_eq!(p.template.as_ref().map(Name::as_str), Some("production"));
+        assert_eq!(
+            p.retention,
+            Retention {
+                frequently: 4,
+                hourly: 48,
+                daily: 30,
+                weekly: 0,
+                monthly: 0,
+                yearly: 0
+            }
+        );
+        assert_eq!(p.frequent_period, Duration::from_mins(5));
+        assert!(!p.autosnap);
+        assert!(p.autoprune);
+        assert_eq!(p.recursive, Recursion::Atomic);
+        assert_eq!(p.guests, GuestMode::Auto);
+        assert_eq!(
+            p.monitor.get(&Period::Hourly),
+            Some(&Thresholds {
+                warn: Some(Duration::from_hours(2)),
+                crit: Some(Duration::from_hours(6))
+            })
+        );
+        assert_eq!(p.monitor.len(), 1);
+    }
+
+    #[test]
+    fn explicit_child_entry_stands_alone() {
+        let p = config().effective_policy(&ds("tank/data/db")).unwrap();
+        assert_eq!(p.defined_at, ds("tank/data/db"));
+        assert_eq!(p.template, None);
+        assert_eq!(
+            p.retention,
+            Retention {
+                daily: 7,
+                ..Retention::default()
+            }
+        );
+        assert_eq!(p.frequent_period, DEFAULT_FREQUENT_PERIOD);
+        assert!(p.autosnap && p.autoprune);
+        assert_eq!(p.recursive, Recursion::No);
+        assert!(p.monitor.is_empty());
+    }
+
+    #[test]
+    fn descendants_inherit_from_recursive_ancestor() {
+        let c = config();
+        let p = c
+            .effective_policy(&ds("tank/data/vm-100-disk-0/x"))
+            .unwrap();
+        assert_eq!(p.defined_at, ds("tank/data"));
+        assert_eq!(p.retention.hourly, 48);
+        assert!(!p.process_children_only);
+        // Below an explicit child, the child's non-recursive entry does not cover; the
+        // recursive grandparent does.
+        let q = c.effective_policy(&ds("tank/data/db/logs")).unwrap();
+        assert_eq!(q.defined_at, ds("tank/data"));
+    }
+
+    #[test]
+    fn uncovered_datasets_have_no_policy() {
+        let c = config();
+        assert_eq!(c.effective_policy(&ds("tank/flat/child")), None);
+        assert_eq!(c.effective_policy(&ds("tank")), None);
+        assert_eq!(c.effective_policy(&ds("other/data")), None);
+        assert!(c.effective_policy(&ds("tank/flat")).is_some());
+    }
+}
