@@ -99,3 +99,53 @@ fn missing_file_names_path_and_suggests_flag() {
     );
     assert!(msg.contains("--config"), "{msg}");
 }
+
+/// The keys a section accepts, read from the parser's own "expected one of" list.
+fn accepted_keys(section: &str) -> Vec<String> {
+    let text = section.replace('@', "zzz-not-a-key = 1");
+    let err = Config::from_str_with_path(&text, Path::new("probe.toml"))
+        .expect_err("unknown key is refused");
+    let msg = err.diagnostics()[0].message.clone();
+    let list = msg.split_once("expected one of ").expect("list of keys").1;
+    list.split(", ").map(str::to_owned).collect()
+}
+
+#[test]
+fn full_sample_documents_every_key() {
+    let full = fs::read_to_string(samples_dir().join("full.toml")).unwrap();
+    let probes = [
+        "@\n",
+        "[global]\n@\n",
+        "[nodes.n]\n@\n",
+        "[templates.t]\n@\n",
+        "[templates.t.monitor]\n@\n",
+        "[datasets.\"a/b\"]\n@\n",
+        "[datasets.\"a/b\"]\npre-snapshot = { argv = [\"/x\"], @ }\n",
+        "[jobs.j]\n@\n",
+        "[jobs.j]\nsource = { node = \"n\", dataset = \"a/b\", @ }\n",
+        "[services.s]\n@\n",
+    ];
+    let mut missing = Vec::new();
+    for probe in probes {
+        let keys = accepted_keys(probe);
+        assert!(keys.len() >= 2, "{probe}: {keys:?}");
+        for key in keys {
+            let documented = [
+                format!("\n{key} = "),
+                format!("{{ {key} = "),
+                format!(", {key} = "),
+                format!("[{key}"),
+                format!(".{key}]"),
+            ]
+            .iter()
+            .any(|pat| full.contains(pat.as_str()));
+            if !documented {
+                missing.push(key);
+            }
+        }
+    }
+    assert!(
+        missing.is_empty(),
+        "samples/full.toml does not show: {missing:?}"
+    );
+}
