@@ -120,6 +120,17 @@ impl Origin {
         }
     }
 
+    /// The header on the line holding byte `offset`, if that line is a `[table]` header.
+    /// Also returns the byte column of `offset` within the header.
+    pub fn header_line_at(&self, offset: usize) -> Option<(&str, usize)> {
+        let offset = offset.min(self.text.len());
+        let start = self.text[..offset].rfind('\n').map_or(0, |i| i + 1);
+        let line = self.text[start..].lines().next().unwrap_or_default();
+        let indent = line.len() - line.trim_start().len();
+        let head = strip_comment(line).trim();
+        is_header(head).then_some((head, (offset - start).saturating_sub(indent)))
+    }
+
     /// The `[table]` header in force at byte `offset`, for messages; `top level` if none.
     pub fn section_at(&self, offset: usize) -> String {
         // Include the whole line holding `offset`: errors about a table point at its header.
@@ -135,6 +146,22 @@ impl Origin {
                 || "top level".to_owned(),
                 |l| strip_comment(l).trim().to_owned(),
             )
+    }
+}
+
+/// The table owning a key named in a header: the header's keys before `key_col` (0-based
+/// byte column of the key within the header line), e.g. `[a.b]` for `zz` in `[a.b.zz]`.
+fn parent_table(header: &str, key_col: usize) -> String {
+    let prefix = header.get(..key_col).unwrap_or_default();
+    let prefix = prefix
+        .trim_start_matches('[')
+        .trim()
+        .trim_end_matches('.')
+        .trim();
+    if prefix.is_empty() {
+        "top level".to_owned()
+    } else {
+        format!("[{prefix}]")
     }
 }
 
@@ -210,9 +237,14 @@ where
 pub(crate) fn from_toml(err: &toml::de::Error, origin: &Origin) -> Diagnostic {
     let span = err.span().unwrap_or(0..0);
     let raw = err.message().trim();
+    let section = match origin.header_line_at(span.start) {
+        // The unknown key is a table name: it belongs to the parent table.
+        Some((header, col)) if raw.starts_with("unknown field") => parent_table(header, col),
+        _ => origin.section_at(span.start),
+    };
     let (message, hint) = match raw.split_once(HINT_SEP) {
         Some((m, h)) => (m.to_owned(), Some(h.to_owned())),
-        None => humanize(raw, &origin.section_at(span.start)),
+        None => humanize(raw, &section),
     };
     origin.diagnostic(&span, message, hint)
 }
@@ -257,6 +289,12 @@ fn humanize(raw: &str, section: &str) -> (String, Option<String>) {
             Some(format!(
                 "add `{field} = ...`; samples/full.toml documents every key"
             )),
+        );
+    }
+    if raw.starts_with("invalid value") {
+        return (
+            format!("{raw} in {section}"),
+            Some("the value has the right type but is out of range; see samples/full.toml".into()),
         );
     }
     if raw.starts_with("invalid type") {
@@ -310,6 +348,20 @@ mod tests {
         assert_eq!(o.section_at(8), "[global]");
         assert_eq!(o.section_at(18), "[global]");
         assert_eq!(o.section_at(text.len() - 2), "[templates.a]");
+    }
+
+    #[test]
+    fn parent_of_a_header() {
+        assert_eq!(parent_table("[globl]", 1), "top level");
+        assert_eq!(parent_table("[templats.p]", 1), "top level");
+        assert_eq!(parent_table("[templates.p.monitr]", 13), "[templates.p]");
+        assert_eq!(
+            parent_table("[datasets.\"a/b.c\".montor]", 18),
+            "[datasets.\"a/b.c\"]"
+        );
+        let o = Origin::new(Path::new("f"), "[globl]\nx = 1\n");
+        assert_eq!(o.header_line_at(1), Some(("[globl]", 1)));
+        assert_eq!(o.header_line_at(9), None);
     }
 
     #[test]
