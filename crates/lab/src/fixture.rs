@@ -11,8 +11,8 @@
 //! prop data zferry:x=1    # zfs set zferry:x=1 <pool>/data
 //! hold keep data@a        # zfs hold keep <pool>/data@a
 //! ```
-//! Paths are relative to the pool. Each line is one argv; blank lines and `#` comments are
-//! skipped. A pool is destroyed when its [`TestPool`] drops, unless `ZFERRY_LAB_KEEP=1`
+//! Paths are relative to the pool. Each line is one argv; blank lines, `#` lines and
+//! ` # …` trailing comments are skipped (`#` without a following space is a bookmark). A pool is destroyed when its [`TestPool`] drops, unless `ZFERRY_LAB_KEEP=1`
 //! (always keep) or `ZFERRY_LAB_KEEP=failed` and the test is panicking — then its name and
 //! backing file are printed so it can be inspected in the lab by hand.
 
@@ -40,7 +40,7 @@ pub enum Step {
 pub fn parse_setup(pool: &str, text: &str) -> Result<Vec<Step>, String> {
     let mut steps = Vec::new();
     for (n, raw) in text.lines().enumerate() {
-        let line = raw.split_once(" #").map_or(raw, |(l, _)| l).trim();
+        let line = raw.split_once(" # ").map_or(raw, |(l, _)| l).trim();
         if line.is_empty() || line.starts_with('#') {
             continue;
         }
