@@ -1,5 +1,7 @@
 //! Logging setup: structured lines on stderr, text or JSON; stdout stays for results.
 
+use std::io::IsTerminal;
+
 use tracing_subscriber::EnvFilter;
 
 use crate::cli::{LogArgs, LogFormat};

@@ -23,7 +23,7 @@ pub fn serve(listen: &str) -> std::io::Result<()> {
         match stream {
             Ok(stream) => {
                 thread::spawn(move || {
-                    if let Err(e) = handle(stream) {
+                    if let Err(e) = handle(&stream) {
                         eprintln!("zferry-lab agent: connection error: {e}");
                     }
                 });
@@ -34,7 +34,7 @@ pub fn serve(listen: &str) -> std::io::Result<()> {
     Ok(())
 }
 
-fn handle(stream: TcpStream) -> std::io::Result<()> {
+fn handle(stream: &TcpStream) -> std::io::Result<()> {
     stream.set_nodelay(true)?;
     let mut line = Vec::new();
     BufReader::new(stream.try_clone()?)
@@ -63,7 +63,7 @@ fn handle(stream: TcpStream) -> std::io::Result<()> {
                 }),
             )
         }
-        Request::Exec { argv, cwd, env } => run(&stream, &writer, &argv, cwd.as_deref(), &env),
+        Request::Exec { argv, cwd, env } => run(stream, &writer, &argv, cwd.as_deref(), &env),
     }
 }
 
@@ -81,11 +81,11 @@ fn run(
     cwd: Option<&str>,
     env: &std::collections::BTreeMap<String, String>,
 ) -> std::io::Result<()> {
-    let Some((program, args)) = argv.split_first() else {
+    let Some((program, rest)) = argv.split_first() else {
         return send(writer, &Frame::Error("empty argv".into()));
     };
     let mut cmd = Command::new(program);
-    cmd.args(args)
+    cmd.args(rest)
         .envs(env)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())

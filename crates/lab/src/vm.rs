@@ -6,6 +6,7 @@
 //! over to `lab/guest-init.sh`. Commands reach the guest through a TCP port that qemu
 //! forwards (user networking with `restrict=on`: the guest reaches nothing outside).
 
+use std::fmt::Write as _;
 use std::fs;
 use std::net::{Ipv4Addr, SocketAddr, TcpListener};
 use std::path::{Path, PathBuf};
@@ -100,7 +101,7 @@ impl Default for BootOptions {
         Self {
             memory_mib: 4096,
             cpus: 2,
-            ready_timeout: Duration::from_secs(180),
+            ready_timeout: Duration::from_mins(3),
         }
     }
 }
@@ -216,10 +217,11 @@ fn wait_ready(paths: &LabPaths, state: &LabState, timeout: Duration) -> Result<(
     let deadline = Instant::now() + timeout;
     let client = state.client();
     loop {
-        if let Ok(reply) = client.ping(Duration::from_secs(2)) {
-            if reply.zfs_loaded {
-                return Ok(());
-            }
+        if client
+            .ping(Duration::from_secs(2))
+            .is_ok_and(|reply| reply.zfs_loaded)
+        {
+            return Ok(());
         }
         if !process_alive(state.pid) {
             bail!(
@@ -299,7 +301,7 @@ pub fn find_kernel() -> Result<Kernel> {
             found.push(Kernel { release, image });
         }
     }
-    found.sort_by(|a, b| version_key(&a.release).cmp(&version_key(&b.release)));
+    found.sort_by_key(|k| version_key(&k.release));
     found.pop().context(
         "no kernel with a zfs module found (looked for /boot/vmlinuz-* with \
          /lib/modules/*/updates/dkms/zfs.ko); run `lab/install-host-packages.sh` first",
@@ -368,7 +370,7 @@ fn ensure_initramfs(paths: &LabPaths, kernel: &Kernel) -> Result<PathBuf> {
                 executable: false,
             },
         );
-        order.push_str(&format!("/{name}\n"));
+        let _ = writeln!(order, "/{name}");
     }
     archive.add(
         "modules.order",
