@@ -62,7 +62,7 @@ pub struct NewestSnapshot {
 /// The newest snapshot is the one with the highest `createtxg` (creation seconds can tie).
 pub fn summarize(host: &str, pools: &[PoolInfo], objects: &[ZfsObject], now: u64) -> StatusReport {
     let mut datasets: BTreeMap<&str, DatasetStatus> = BTreeMap::new();
-    let mut newest: BTreeMap<String, &ZfsObject> = BTreeMap::new();
+    let mut snapshots: BTreeMap<String, (usize, &ZfsObject)> = BTreeMap::new();
     for obj in objects {
         match &obj.name {
             ObjectName::Dataset(ds) => {
@@ -79,24 +79,20 @@ pub fn summarize(host: &str, pools: &[PoolInfo], objects: &[ZfsObject], now: u64
                 );
             }
             ObjectName::Snapshot(snap) => {
-                let parent = snap.dataset().to_string();
-                let slot = newest.entry(parent).or_insert(obj);
-                if obj.createtxg > slot.createtxg {
-                    *slot = obj;
+                let (count, newest) = snapshots
+                    .entry(snap.dataset().to_string())
+                    .or_insert((0, obj));
+                *count += 1;
+                if obj.createtxg > newest.createtxg {
+                    *newest = obj;
                 }
             }
             ObjectName::Bookmark(_) => {}
         }
     }
-    for obj in objects {
-        if let ObjectName::Snapshot(snap) = &obj.name {
-            if let Some(ds) = datasets.get_mut(snap.dataset().as_str()) {
-                ds.snapshots += 1;
-            }
-        }
-    }
-    for (ds, snap) in newest {
+    for (ds, (count, snap)) in snapshots {
         if let Some(entry) = datasets.get_mut(ds.as_str()) {
+            entry.snapshots = count;
             entry.newest_snapshot = Some(NewestSnapshot {
                 name: snap.name.as_str().to_owned(),
                 creation: snap.creation,
