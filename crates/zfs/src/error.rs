@@ -17,32 +17,46 @@ use crate::parse::ParseError;
 /// What went wrong, as far as the stderr text tells.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ZfsErrorKind {
+    /// Dataset, snapshot or parent missing. `zfs` (unlike `zpool`) also says this for a
+    /// missing pool.
     DatasetNotFound,
+    /// Also what a full `zfs receive` without `-F` says when the destination exists, even when
+    /// that destination holds a partial `receive -s`.
     DatasetExists,
-    /// `zfs receive` of a full stream onto a destination that has snapshots.
+    /// `zfs receive -F` of a full stream onto a destination that has snapshots.
     DestinationHasSnapshots,
+    /// From `zpool` commands, and `zfs create` under a missing pool.
     NoSuchPool,
     PermissionDenied,
-    /// Dataset or pool busy, or pool I/O suspended.
+    /// Dataset or pool busy (mounted and in use, zvol open), or pool I/O suspended.
     Busy,
+    /// Pool or quota full, or a reservation larger than what is available.
     OutOfSpace,
     /// Snapshot (or filesystem) has dependent clones.
     SnapshotHasClones,
-    /// Filesystem/volume has children (`-r` needed).
+    /// `zfs destroy` of a snapshot with a user hold: the holder must release it first.
+    SnapshotHeld,
+    /// Filesystem/volume has children or snapshots (`-r` needed).
     HasChildren,
-    /// The snapshot a resume token refers to is gone or was replaced.
+    /// The snapshot a resume token refers to is gone or was replaced; abort and replan.
     ResumeTokenStale,
+    /// The token does not decode; abort and replan.
     ResumeTokenCorrupt,
-    /// The destination holds a partial `zfs receive -s`; resume it or abort it (`recv -A`).
+    /// The destination holds a partial `zfs receive -s`: resume it (`send -t` with its
+    /// `receive_resume_token`) or abort it (`recv -A`); retrying unchanged cannot help.
     ResumableReceiveInProgress,
+    /// `zfs receive -A` on a destination without partial receive state (nothing to abort).
+    NoReceiveStateToAbort,
     /// Incremental receive refused: the destination changed since its latest snapshot.
     ReceiveDestinationModified,
     /// Incremental receive refused: the destination's latest snapshot is not the stream's base.
     IncrementalSourceMismatch,
-    /// The stream ended early or was corrupted in transit (a resumable receive keeps state).
+    /// The stream ended early or was cut in transit (a resumable receive keeps state).
     StreamInterrupted,
     InvalidName,
+    /// Unknown property, bad value, read-only, or wrong dataset type.
     PropertyInvalid,
+    /// `zfs program`: Lua syntax or runtime error, instruction or memory limit.
     ChannelProgramError,
     IoError,
     Interrupted,
@@ -51,6 +65,10 @@ pub enum ZfsErrorKind {
 
 impl ZfsErrorKind {
     /// Whether running the same command again, unchanged, can succeed.
+    ///
+    /// Transient: busy datasets (a process leaves the mountpoint, a zvol is closed), a cut
+    /// stream (the link comes back), I/O errors and signals. Everything else needs a change
+    /// first — a new plan, a released hold, freed space, an aborted or resumed receive.
     pub fn retry_class(self) -> RetryClass {
         match self {
             Self::Busy | Self::StreamInterrupted | Self::IoError | Self::Interrupted => {
@@ -71,10 +89,12 @@ impl ZfsErrorKind {
             Self::Busy => "busy",
             Self::OutOfSpace => "out of space",
             Self::SnapshotHasClones => "has dependent clones",
+            Self::SnapshotHeld => "snapshot is held",
             Self::HasChildren => "has children",
             Self::ResumeTokenStale => "resume token is stale",
             Self::ResumeTokenCorrupt => "resume token is corrupt",
             Self::ResumableReceiveInProgress => "a resumable receive is in progress",
+            Self::NoReceiveStateToAbort => "no partial receive to abort",
             Self::ReceiveDestinationModified => {
                 "receive destination modified since its last snapshot"
             }
@@ -97,7 +117,8 @@ impl fmt::Display for ZfsErrorKind {
 }
 
 /// stderr fragments and what they mean; the first fragment found in stderr wins, so more
-/// specific texts come before more general ones.
+/// specific texts come before more general ones. Entries marked `src` are from the OpenZFS
+/// sources only; all others were seen on OpenZFS 2.3.2 in the lab.
 pub const STDERR_FRAGMENTS: &[(&str, ZfsErrorKind)] = {
     use ZfsErrorKind as K;
     &[
@@ -105,6 +126,10 @@ pub const STDERR_FRAGMENTS: &[(&str, ZfsErrorKind)] = {
         (
             "contains partially-complete state from \"zfs receive -s\"",
             K::ResumableReceiveInProgress,
+        ),
+        (
+            "does not have any resumable receive state to abort",
+            K::NoReceiveStateToAbort,
         ),
         ("since most recent snapshot", K::ReceiveDestinationModified),
         ("match incremental source", K::IncrementalSourceMismatch),
@@ -122,56 +147,89 @@ pub const STDERR_FRAGMENTS: &[(&str, ZfsErrorKind)] = {
             K::StreamInterrupted,
         ),
         ("incomplete stream", K::StreamInterrupted),
+        ("failed to read from stream", K::StreamInterrupted),
         ("destination has snapshots", K::DestinationHasSnapshots),
         ("must specify -F to overwrite it", K::DatasetExists),
-        ("destination already exists", K::DatasetExists),
+        ("destination already exists", K::DatasetExists), // src
         ("space quota exceeded", K::OutOfSpace),
         // destroy (zfs_main.c, libzfs_dataset.c)
         ("has dependent clones", K::SnapshotHasClones),
-        ("snapshot is cloned", K::SnapshotHasClones),
+        ("snapshot is cloned", K::SnapshotHasClones), // src
+        ("it's being held", K::SnapshotHeld),
         ("has children", K::HasChildren),
+        (
+            "could not find any snapshots to destroy",
+            K::DatasetNotFound,
+        ),
         // channel programs (zfs_main.c)
+        ("Channel programs must be run as root", K::PermissionDenied),
         ("Channel program execution failed", K::ChannelProgramError),
+        // property values (libzfs_dataset.c)
+        ("size is greater than available space", K::OutOfSpace),
+        (
+            "size is less than current used or reserved space",
+            K::PropertyInvalid,
+        ),
+        ("must be one of", K::PropertyInvalid),
+        ("must be power of 2", K::PropertyInvalid),
+        ("must be an absolute path", K::PropertyInvalid),
+        ("bad numeric value", K::PropertyInvalid),
+        ("is readonly", K::PropertyInvalid),
+        (
+            "does not apply to datasets of this type",
+            K::PropertyInvalid,
+        ),
         // generic errno descriptions (libzfs_util.c)
-        ("pool I/O is currently suspended", K::Busy),
+        ("pool I/O is currently suspended", K::Busy), // src
         ("pool or dataset is busy", K::Busy),
         ("dataset is busy", K::Busy),
-        ("pool is busy", K::Busy),
-        ("no such pool or dataset", K::DatasetNotFound),
+        ("pool is busy", K::Busy),                       // src
+        ("no such pool or dataset", K::DatasetNotFound), // src
         ("dataset does not exist", K::DatasetNotFound),
         ("no such pool", K::NoSuchPool),
         ("dataset already exists", K::DatasetExists),
-        ("pool or dataset exists", K::DatasetExists),
+        ("pool or dataset exists", K::DatasetExists), // src
         ("permission denied", K::PermissionDenied),
         ("Permission denied", K::PermissionDenied),
         ("out of space", K::OutOfSpace),
+        ("No space left on device", K::OutOfSpace),
         ("invalid property", K::PropertyInvalid),
         ("bad property list", K::PropertyInvalid),
-        ("read-only property", K::PropertyInvalid),
+        ("read-only property", K::PropertyInvalid), // src
         (
-            "property doesn't apply to datasets of this type",
+            "property doesn't apply to datasets of this type", // src
             K::PropertyInvalid,
         ),
         ("invalid character", K::InvalidName),
         ("name is too long", K::InvalidName),
-        ("invalid dataset name", K::InvalidName),
+        ("invalid dataset name", K::InvalidName), // src
         ("empty component or misplaced", K::InvalidName),
         ("leading slash in name", K::InvalidName),
-        ("trailing slash in name", K::InvalidName),
+        ("trailing slash in name", K::InvalidName), // src
         ("multiple '@' and/or '#' delimiters", K::InvalidName),
-        ("invalid name", K::InvalidName),
-        ("name is reserved", K::InvalidName),
+        ("invalid name", K::InvalidName),     // src
+        ("name is reserved", K::InvalidName), // src
         ("does not exist", K::DatasetNotFound),
-        ("I/O error", K::IoError),
-        ("signal received", K::Interrupted),
+        ("I/O error", K::IoError),           // src
+        ("signal received", K::Interrupted), // src
     ]
 };
 
+/// The message part of stderr: everything before a `usage:` block, whose property tables
+/// would otherwise match fragments meant for real messages.
+fn message(stderr: &str) -> &str {
+    if stderr.starts_with("usage:") {
+        return "";
+    }
+    stderr.find("\nusage:").map_or(stderr, |at| &stderr[..at])
+}
+
 /// Maps a command's stderr to what went wrong.
 pub fn classify(stderr: &str) -> ZfsErrorKind {
+    let msg = message(stderr);
     STDERR_FRAGMENTS
         .iter()
-        .find(|(frag, _)| stderr.contains(frag))
+        .find(|(frag, _)| msg.contains(frag))
         .map_or(ZfsErrorKind::Unknown, |&(_, kind)| kind)
 }
 
@@ -182,17 +240,22 @@ fn between<'a>(s: &'a str, start: &str, end: &str) -> Option<&'a str> {
 }
 
 /// The object the message is about: a dataset/pool/snapshot name, or for channel programs
-/// the Lua error text.
+/// the first line of the Lua error.
 fn detail(kind: ZfsErrorKind, stderr: &str) -> Option<String> {
+    let stderr = message(stderr);
     let found = match kind {
         ZfsErrorKind::ReceiveDestinationModified => between(stderr, "destination ", " has been"),
         ZfsErrorKind::ResumableReceiveInProgress => between(stderr, "destination ", " contains"),
         ZfsErrorKind::IncrementalSourceMismatch => {
             between(stderr, "most recent snapshot of ", " does not")
         }
+        ZfsErrorKind::SnapshotHeld => between(stderr, "snapshot ", ": it's being held"),
+        ZfsErrorKind::OutOfSpace if stderr.contains("space quota exceeded") => {
+            between(stderr, "destination ", " space quota")
+        }
         ZfsErrorKind::ChannelProgramError => stderr
             .split_once("Channel program execution failed:")
-            .map(|(_, rest)| rest),
+            .and_then(|(_, rest)| rest.lines().map(str::trim).find(|l| !l.is_empty())),
         _ => between(stderr, "'", "'"),
     };
     found.map(|s| s.trim().to_owned()).filter(|s| !s.is_empty())
@@ -310,52 +373,376 @@ mod tests {
     use super::*;
     use ZfsErrorKind as K;
 
-    /// Messages as libzfs composes them (`<action>: <description>`), from OpenZFS 2.x sources.
-    /// Lab captures should be added next to these.
-    const CASES: &[(&str, ZfsErrorKind, Option<&str>)] = &[
+    // captured in the lab, OpenZFS 2.3.2: (stderr, kind, detail, exit code).
+    const CAPTURED: &[(&str, ZfsErrorKind, Option<&str>, i32)] = &[
+        // zfs list / get / destroy / send / rollback of a missing dataset or snapshot
         (
-            "cannot open 'tank/nope': dataset does not exist\n",
+            "cannot open 'erx1/nope': dataset does not exist\n",
             K::DatasetNotFound,
-            Some("tank/nope"),
+            Some("erx1/nope"),
+            1,
+        ),
+        (
+            "cannot open 'erx1/a@nope': dataset does not exist\n",
+            K::DatasetNotFound,
+            Some("erx1/a@nope"),
+            1,
+        ),
+        // zfs destroy pool/a@nope
+        (
+            "could not find any snapshots to destroy; check snapshot names.\n",
+            K::DatasetNotFound,
+            None,
+            1,
+        ),
+        // zfs create -p-less under a missing parent
+        (
+            "cannot create 'erx1/x/y': parent does not exist\n",
+            K::DatasetNotFound,
+            Some("erx1/x/y"),
+            1,
+        ),
+        // zfs snapshot of a missing dataset prints usage too
+        (
+            "cannot open 'erx1/nope': dataset does not exist\nusage:\n\tsnapshot [-r] [-o property=value] ... <filesystem|volume>@<snap> ...\n\nFor the property list, run: zfs set|get\n\nFor the delegated permission list, run: zfs allow|unallow\n\nFor further help on a command or topic, run: zfs help [<topic>]\n",
+            K::DatasetNotFound,
+            Some("erx1/nope"),
+            2,
+        ),
+        // zfs list of a missing pool: zfs does not tell pools apart
+        (
+            "cannot open 'nopool': dataset does not exist\n",
+            K::DatasetNotFound,
+            Some("nopool"),
+            1,
+        ),
+        // incremental receive into a missing dataset
+        (
+            "cannot receive incremental stream: destination 'erx2/never' does not exist\n",
+            K::DatasetNotFound,
+            Some("erx2/never"),
+            1,
+        ),
+        (
+            "cannot create 'erx1/a': dataset already exists\n",
+            K::DatasetExists,
+            Some("erx1/a"),
+            1,
+        ),
+        // full receive into an existing dataset without -F (also with partial -s state)
+        (
+            "cannot receive new filesystem stream: destination 'erx2/b' exists\nmust specify -F to overwrite it\n",
+            K::DatasetExists,
+            Some("erx2/b"),
+            1,
+        ),
+        (
+            "cannot receive new filesystem stream: destination has snapshots (eg. erx2/b@x)\nmust destroy them to overwrite it\n",
+            K::DestinationHasSnapshots,
+            None,
+            1,
         ),
         (
             "cannot open 'nopool': no such pool\n",
             K::NoSuchPool,
             Some("nopool"),
+            1,
         ),
         (
-            "cannot create 'tank/a': dataset already exists\n",
-            K::DatasetExists,
-            Some("tank/a"),
+            "cannot create 'nopool/a': no such pool 'nopool'\n",
+            K::NoSuchPool,
+            Some("nopool/a"),
+            1,
         ),
         (
-            "cannot destroy 'tank/a': dataset is busy\n",
+            "cannot import 'nopool': no such pool available\n",
+            K::NoSuchPool,
+            Some("nopool"),
+            1,
+        ),
+        // as uid 65534
+        (
+            "cannot create snapshots : permission denied\n",
+            K::PermissionDenied,
+            None,
+            1,
+        ),
+        (
+            "cannot create 'erx1/priv': permission denied\n",
+            K::PermissionDenied,
+            Some("erx1/priv"),
+            1,
+        ),
+        (
+            "cannot destroy snapshots: permission denied\n",
+            K::PermissionDenied,
+            None,
+            1,
+        ),
+        (
+            "cannot set property for 'erx1/a': permission denied\n",
+            K::PermissionDenied,
+            Some("erx1/a"),
+            255,
+        ),
+        (
+            "cannot unmount '/var/tmp/er-mnt/erx1/a': permission denied\n",
+            K::PermissionDenied,
+            Some("/var/tmp/er-mnt/erx1/a"),
+            1,
+        ),
+        (
+            "Channel program execution failed:\nPermission denied. Channel programs must be run as root.\n",
+            K::PermissionDenied,
+            None,
+            1,
+        ),
+        // destroy/unmount/rename/export with a process cwd in the mountpoint
+        (
+            "cannot unmount '/var/tmp/er-mnt/erx2/busy': pool or dataset is busy\n",
             K::Busy,
-            Some("tank/a"),
+            Some("/var/tmp/er-mnt/erx2/busy"),
+            1,
+        ),
+        // destroy of an open zvol
+        (
+            "cannot destroy 'erx3/vol': dataset is busy\n",
+            K::Busy,
+            Some("erx3/vol"),
+            1,
         ),
         (
-            "cannot unmount '/tank/a': pool or dataset is busy\n",
-            K::Busy,
-            Some("/tank/a"),
+            "cannot create 'erx1/big': out of space\n",
+            K::OutOfSpace,
+            Some("erx1/big"),
+            1,
         ),
+        (
+            "cannot create snapshots : out of space\n",
+            K::OutOfSpace,
+            None,
+            1,
+        ),
+        (
+            "cannot set property for 'erx1/a': size is greater than available space\n",
+            K::OutOfSpace,
+            Some("erx1/a"),
+            255,
+        ),
+        (
+            "cannot receive new filesystem stream: destination erx6/q/r space quota exceeded.\n",
+            K::OutOfSpace,
+            Some("erx6/q/r"),
+            1,
+        ),
+        (
+            "cannot destroy 'erx1/a@s1': snapshot has dependent clones\nuse '-R' to destroy the following datasets:\nerx1/c\n",
+            K::SnapshotHasClones,
+            Some("erx1/a@s1"),
+            1,
+        ),
+        (
+            "cannot destroy snapshot erx1/a@s1: it's being held. Run 'zfs holds -r erx1/a@s1' to see holders.\n",
+            K::SnapshotHeld,
+            Some("erx1/a@s1"),
+            1,
+        ),
+        (
+            "cannot destroy 'erx1/a': filesystem has children\nuse '-r' to destroy the following datasets:\nerx1/a/kid\nerx1/a@s1\n",
+            K::HasChildren,
+            Some("erx1/a"),
+            1,
+        ),
+        (
+            "cannot resume send: resume token is corrupt (invalid format)\n",
+            K::ResumeTokenCorrupt,
+            None,
+            255,
+        ),
+        (
+            "cannot resume send: resume token is corrupt (payload is not hex-encoded)\n",
+            K::ResumeTokenCorrupt,
+            None,
+            255,
+        ),
+        (
+            "cannot resume send: 'erx3/a@s1' used in the initial send no longer exists\n",
+            K::ResumeTokenStale,
+            Some("erx3/a@s1"),
+            255,
+        ),
+        (
+            "cannot resume send: 'erx3/a@s1' is no longer the same snapshot used in the initial send\n",
+            K::ResumeTokenStale,
+            Some("erx3/a@s1"),
+            255,
+        ),
+        (
+            "cannot receive incremental stream: destination erx4/i contains partially-complete state from \"zfs receive -s\".\n",
+            K::ResumableReceiveInProgress,
+            Some("erx4/i"),
+            1,
+        ),
+        (
+            "cannot receive new filesystem stream: destination erx2/t2 contains partially-complete state from \"zfs receive -s\".\n",
+            K::ResumableReceiveInProgress,
+            Some("erx2/t2"),
+            1,
+        ),
+        (
+            "'erx4/i' does not have any resumable receive state to abort\n",
+            K::NoReceiveStateToAbort,
+            Some("erx4/i"),
+            1,
+        ),
+        (
+            "cannot receive incremental stream: destination erx2/r has been modified\nsince most recent snapshot\n",
+            K::ReceiveDestinationModified,
+            Some("erx2/r"),
+            1,
+        ),
+        (
+            "cannot receive incremental stream: most recent snapshot of erx2/nob does not\nmatch incremental source\n",
+            K::IncrementalSourceMismatch,
+            Some("erx2/nob"),
+            1,
+        ),
+        // truncated full stream, without and with -s
+        (
+            "cannot receive new filesystem stream: incomplete stream\n",
+            K::StreamInterrupted,
+            None,
+            1,
+        ),
+        (
+            "cannot receive new filesystem stream: checksum mismatch or incomplete stream.\nPartially received snapshot is saved.\nA resuming stream can be generated on the sending system by running:\n    zfs send -t 1-8c31360fa-b8-789c636064000310a500c4ec50360710e72765a52697303030419460caa7a515a796806478e0f26c48f2499525a9c540ba43880fabfe92fcf4d2cc1406868b1cd77fb51b064dd24092e704cbe725e6a63230a4165518e9273a141b32200000e6801521\n",
+            K::StreamInterrupted,
+            None,
+            1,
+        ),
+        // stream cut inside its header, or empty
+        (
+            "cannot receive: failed to read from stream\n",
+            K::StreamInterrupted,
+            None,
+            1,
+        ),
+        (
+            "cannot create 'erx1/bad!name': invalid character '!' in name\n",
+            K::InvalidName,
+            Some("erx1/bad!name"),
+            1,
+        ),
+        (
+            "cannot create 'erx1/a//b': empty component or misplaced '@' or '#' delimiter in name\n",
+            K::InvalidName,
+            Some("erx1/a//b"),
+            1,
+        ),
+        (
+            "cannot create snapshot 'erx1/a@b@c': multiple '@' and/or '#' delimiters in name\n",
+            K::InvalidName,
+            Some("erx1/a@b@c"),
+            1,
+        ),
+        (
+            "cannot create '/erx1/x': leading slash in name\n",
+            K::InvalidName,
+            Some("/erx1/x"),
+            1,
+        ),
+        (
+            "cannot set property for 'erx1/a': 'compression' must be one of 'on | off | lzjb | gzip | gzip-[1-9] | zle | lz4 | zstd | zstd-[1-19] | zstd-fast | zstd-fast-[1-10,20,30,40,50,60,70,80,90,100,500,1000]'\n",
+            K::PropertyInvalid,
+            Some("erx1/a"),
+            255,
+        ),
+        (
+            "cannot set property for 'erx1/a': invalid property 'bogusprop'\n",
+            K::PropertyInvalid,
+            Some("erx1/a"),
+            255,
+        ),
+        (
+            "cannot set property for 'erx1/a': 'used' is readonly\n",
+            K::PropertyInvalid,
+            Some("erx1/a"),
+            255,
+        ),
+        (
+            "cannot set property for 'erx1/a': 'volsize' does not apply to datasets of this type\n",
+            K::PropertyInvalid,
+            Some("erx1/a"),
+            255,
+        ),
+        (
+            "cannot set property for 'erx7/a': 'recordsize' must be power of 2 from 512B to 16M\n",
+            K::PropertyInvalid,
+            Some("erx7/a"),
+            255,
+        ),
+        (
+            "cannot set property for 'erx7/a': bad numeric value 'abc'\n",
+            K::PropertyInvalid,
+            Some("erx7/a"),
+            255,
+        ),
+        (
+            "cannot set property for 'erx7/a': 'mountpoint' must be an absolute path, 'none', or 'legacy'\n",
+            K::PropertyInvalid,
+            Some("erx7/a"),
+            255,
+        ),
+        (
+            "cannot set property for 'erx1/a': size is less than current used or reserved space\n",
+            K::PropertyInvalid,
+            Some("erx1/a"),
+            255,
+        ),
+        (
+            "cannot set property for 'erx7': invalid property 'bogus'\n",
+            K::PropertyInvalid,
+            Some("erx7"),
+            1,
+        ),
+        (
+            "Channel program execution failed:\n[string \"channel program\"]:2: unexpected symbol near <eof>\n",
+            K::ChannelProgramError,
+            Some("[string \"channel program\"]:2: unexpected symbol near <eof>"),
+            1,
+        ),
+        (
+            "Channel program execution failed:\n[string \"channel program\"]:1: boom\nstack traceback:\n\t[C]: in function 'error'\n\t[string \"channel program\"]:1: in main chunk\n",
+            K::ChannelProgramError,
+            Some("[string \"channel program\"]:1: boom"),
+            1,
+        ),
+        (
+            "Channel program execution failed:\nChannel program timed out.\nstack traceback:\n\t[string \"channel program\"]:1: in main chunk\n1100 Lua instructions\n",
+            K::ChannelProgramError,
+            Some("Channel program timed out."),
+            1,
+        ),
+        (
+            "Channel program execution failed:\nMemory limit exhausted.\n",
+            K::ChannelProgramError,
+            Some("Memory limit exhausted."),
+            1,
+        ),
+        // random bytes fed to zfs receive: not a stream at all, not a cut one
+        (
+            "cannot receive: invalid stream (bad magic number)\n",
+            K::Unknown,
+            None,
+            1,
+        ),
+    ];
+
+    /// Messages from the OpenZFS sources that the lab has not provoked (yet).
+    const FROM_SOURCES: &[(&str, ZfsErrorKind, Option<&str>)] = &[
         (
             "cannot create snapshot 'tank/a@s': pool I/O is currently suspended\n",
             K::Busy,
-            Some("tank/a@s"),
-        ),
-        (
-            "cannot create snapshot 'tank/a@s': out of space\n",
-            K::OutOfSpace,
-            Some("tank/a@s"),
-        ),
-        (
-            "cannot set property for 'tank/a': permission denied\n",
-            K::PermissionDenied,
-            Some("tank/a"),
-        ),
-        (
-            "cannot destroy 'tank/a@s': snapshot has dependent clones\nuse '-R' to destroy the following datasets:\ntank/clone\n",
-            K::SnapshotHasClones,
             Some("tank/a@s"),
         ),
         (
@@ -363,77 +750,30 @@ mod tests {
             K::SnapshotHasClones,
             None,
         ),
-        (
-            "cannot destroy 'tank/a': filesystem has children\nuse '-r' to destroy the following datasets:\ntank/a/b\n",
-            K::HasChildren,
-            Some("tank/a"),
-        ),
-        (
-            "cannot receive incremental stream: destination tank/my data has been modified\nsince most recent snapshot\n",
-            K::ReceiveDestinationModified,
-            Some("tank/my data"),
-        ),
-        (
-            "cannot receive incremental stream: most recent snapshot of tank/b does not\nmatch incremental source\n",
-            K::IncrementalSourceMismatch,
-            Some("tank/b"),
-        ),
-        (
-            "cannot receive new filesystem stream: destination tank/b contains partially-complete state from \"zfs receive -s\".\n",
-            K::ResumableReceiveInProgress,
-            Some("tank/b"),
-        ),
-        (
-            "cannot resume send: 'tank/a@s2' used in the initial send no longer exists\n",
-            K::ResumeTokenStale,
-            Some("tank/a@s2"),
-        ),
-        (
-            "cannot resume send: 'tank/a@s2' is no longer the same snapshot used in the initial send\n",
-            K::ResumeTokenStale,
-            Some("tank/a@s2"),
-        ),
-        (
-            "cannot resume send: resume token is corrupt\n",
-            K::ResumeTokenCorrupt,
-            None,
-        ),
-        (
-            "cannot receive incremental stream: checksum mismatch or incomplete stream.\nPartially received snapshot is saved.\n",
-            K::StreamInterrupted,
-            None,
-        ),
-        (
-            "cannot receive new filesystem stream: destination 'tank/b' exists\nmust specify -F to overwrite it\n",
-            K::DatasetExists,
-            Some("tank/b"),
-        ),
-        (
-            "cannot receive new filesystem stream: destination has snapshots (eg. tank/b@x)\nmust destroy them to overwrite it\n",
-            K::DestinationHasSnapshots,
-            None,
-        ),
-        (
-            "cannot open 'tank/a!': invalid character '!' in name\n",
-            K::InvalidName,
-            Some("tank/a!"),
-        ),
-        (
-            "cannot set property for 'tank/a': invalid property 'bogus'\n",
-            K::PropertyInvalid,
-            Some("tank/a"),
-        ),
-        (
-            "Channel program execution failed:\n[string \"channel program\"]:1: attempt to call a nil value\n",
-            K::ChannelProgramError,
-            Some("[string \"channel program\"]:1: attempt to call a nil value"),
-        ),
         ("something entirely new\n", K::Unknown, None),
     ];
 
     #[test]
-    fn classify_known_messages() {
-        for &(stderr, kind, detail_want) in CASES {
+    fn classify_captured_messages() {
+        for &(stderr, kind, detail_want, code) in CAPTURED {
+            assert_eq!(classify(stderr), kind, "{stderr:?}");
+            let f = CommandFailure::new("h", vec!["zfs".into()], Some(code), stderr);
+            assert_eq!(f.detail.as_deref(), detail_want, "{stderr:?}");
+        }
+    }
+
+    #[test]
+    fn usage_text_does_not_classify() {
+        // `zfs get bogus` (exit 2): the property table in the usage text mentions
+        // receive_resume_token, "power of 2" and more; only the first line counts.
+        let stderr = "bad property list: invalid property 'bogus'\nusage:\n\tget [-rHp] ...\n\trecordsize             YES      YES   512 to 1M, power of 2\n\treceive_resume_token    NO       NO   <string token>\n";
+        assert_eq!(classify(stderr), K::PropertyInvalid);
+        assert_eq!(classify("usage:\n\tdataset is busy\n"), K::Unknown);
+    }
+
+    #[test]
+    fn classify_source_messages() {
+        for &(stderr, kind, detail_want) in FROM_SOURCES {
             assert_eq!(classify(stderr), kind, "{stderr:?}");
             let f = CommandFailure::new("h", vec!["zfs".into()], Some(1), stderr);
             assert_eq!(f.detail.as_deref(), detail_want, "{stderr:?}");
@@ -450,6 +790,16 @@ mod tests {
             RetryClass::Permanent
         );
         assert_eq!(K::Unknown.retry_class(), RetryClass::Permanent);
+        for k in [
+            K::ResumeTokenStale,
+            K::ResumeTokenCorrupt,
+            K::ResumableReceiveInProgress,
+            K::OutOfSpace,
+            K::SnapshotHeld,
+            K::ChannelProgramError,
+        ] {
+            assert_eq!(k.retry_class(), RetryClass::Permanent, "{k:?}");
+        }
     }
 
     #[test]
