@@ -1,6 +1,9 @@
 //! The `zferry` binary on real ZFS: `status --json` must agree with what `zfs` and `zpool`
 //! report, and must read the state with one `zpool list` and one `zfs list`.
 
+#![allow(clippy::unwrap_used)] // test code: a panic is the failure report
+
+use std::fmt::Write as _;
 use std::path::PathBuf;
 use std::process::Command;
 
@@ -90,60 +93,7 @@ fn status_json_agrees_with_zfs_and_zpool() {
     assert_eq!(names, listed.lines().collect::<Vec<_>>());
 
     for d in datasets {
-        let name = d["name"].as_str().unwrap();
-        let snaps = value(
-            &pool,
-            "zfs",
-            &[
-                "list",
-                "-H",
-                "-o",
-                "name",
-                "-t",
-                "snapshot",
-                "-d",
-                "1",
-                "-s",
-                "createtxg",
-                name,
-            ],
-        );
-        let snaps: Vec<&str> = snaps.lines().collect();
-        assert_eq!(
-            d["snapshots"].as_u64().unwrap() as usize,
-            snaps.len(),
-            "snapshot count of {name}"
-        );
-        match snaps.last() {
-            None => assert!(d["newest_snapshot"].is_null(), "{name}"),
-            Some(newest) => {
-                assert_eq!(d["newest_snapshot"]["name"], *newest);
-                let creation = value(
-                    &pool,
-                    "zfs",
-                    &["get", "-H", "-p", "-o", "value", "creation", newest],
-                );
-                assert_eq!(
-                    d["newest_snapshot"]["creation"]
-                        .as_u64()
-                        .unwrap()
-                        .to_string(),
-                    creation
-                );
-            }
-        }
-        let referenced = value(
-            &pool,
-            "zfs",
-            &["get", "-H", "-p", "-o", "value", "referenced", name],
-        );
-        assert_eq!(
-            d["referenced"].as_u64().unwrap().to_string(),
-            referenced,
-            "referenced of {name}"
-        );
-        let kind = value(&pool, "zfs", &["get", "-H", "-o", "value", "type", name]);
-        assert_eq!(d["type"], kind);
+        check_dataset(&pool, d);
     }
     assert_eq!(
         datasets.iter().find(|d| d["name"] == pool.ds("a")).unwrap()["newest_snapshot"]["name"],
@@ -156,7 +106,13 @@ fn status_reads_state_with_one_zpool_list_and_one_zfs_list() {
     let pool = TestPool::create("sc", "128M");
     let mut setup = String::new();
     for i in 0..12 {
-        setup.push_str(&format!("fs d{i}\nsnap d{i}@a\nsnap d{i}@b\n"));
+        writeln!(
+            setup,
+            "fs d{i}
+snap d{i}@a
+snap d{i}@b"
+        )
+        .unwrap();
     }
     pool.setup(&setup);
     let (code, _, stderr) = zferry(&["-v", "status", pool.name()]);
@@ -201,4 +157,62 @@ fn status_on_a_missing_pool_fails_with_the_zpool_error() {
         stderr.contains("nosuchpool") && stderr.contains("no such pool"),
         "{stderr}"
     );
+}
+
+/// One dataset of the report against `zfs list`/`zfs get` for the same dataset.
+fn check_dataset(pool: &TestPool, d: &Value) {
+    let name = d["name"].as_str().unwrap();
+    let snaps = value(
+        pool,
+        "zfs",
+        &[
+            "list",
+            "-H",
+            "-o",
+            "name",
+            "-t",
+            "snapshot",
+            "-d",
+            "1",
+            "-s",
+            "createtxg",
+            name,
+        ],
+    );
+    let snaps: Vec<&str> = snaps.lines().collect();
+    assert_eq!(
+        d["snapshots"].as_u64(),
+        Some(u64::try_from(snaps.len()).unwrap()),
+        "snapshot count of {name}"
+    );
+    match snaps.last() {
+        None => assert!(d["newest_snapshot"].is_null(), "{name}"),
+        Some(newest) => {
+            assert_eq!(d["newest_snapshot"]["name"], *newest);
+            let creation = value(
+                pool,
+                "zfs",
+                &["get", "-H", "-p", "-o", "value", "creation", newest],
+            );
+            assert_eq!(
+                d["newest_snapshot"]["creation"]
+                    .as_u64()
+                    .unwrap()
+                    .to_string(),
+                creation
+            );
+        }
+    }
+    let referenced = value(
+        pool,
+        "zfs",
+        &["get", "-H", "-p", "-o", "value", "referenced", name],
+    );
+    assert_eq!(
+        d["referenced"].as_u64().unwrap().to_string(),
+        referenced,
+        "referenced of {name}"
+    );
+    let kind = value(pool, "zfs", &["get", "-H", "-o", "value", "type", name]);
+    assert_eq!(d["type"], kind);
 }
