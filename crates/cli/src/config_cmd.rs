@@ -5,7 +5,7 @@ use serde::Serialize;
 use zferry_config::{Config, ConfigError};
 
 use crate::cli::{CheckArgs, Cli};
-use crate::exit;
+use crate::{exit, output};
 
 #[derive(Debug, Serialize)]
 struct Problem {
@@ -28,9 +28,9 @@ pub fn check(cli: &Cli, args: &CheckArgs) -> Result<u8> {
         Ok(config) => {
             let report = zferry_config::check_report(&config);
             if args.json {
-                println!("{}", serde_json::to_string_pretty(&report)?);
+                output::json(&report)?;
             } else {
-                println!(
+                output::line(&format!(
                     "{}: OK ({} nodes, {} templates, {} datasets, {} jobs, {} services)",
                     report.path,
                     report.nodes,
@@ -38,7 +38,7 @@ pub fn check(cli: &Cli, args: &CheckArgs) -> Result<u8> {
                     report.datasets,
                     report.jobs,
                     report.services
-                );
+                ))?;
             }
             Ok(exit::OK)
         }
@@ -60,7 +60,7 @@ pub fn check(cli: &Cli, args: &CheckArgs) -> Result<u8> {
                         .collect(),
                     error: unreadable.then(|| err.to_string()),
                 };
-                println!("{}", serde_json::to_string_pretty(&report)?);
+                output::json(&report)?;
             } else {
                 eprintln!("{err}");
             }

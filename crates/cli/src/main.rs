@@ -5,6 +5,7 @@ mod cli;
 mod config_cmd;
 mod human;
 mod logging;
+mod output;
 mod status;
 
 use std::process::ExitCode;

@@ -13,7 +13,7 @@ use zferry_exec::{Executor, LocalExecutor};
 use zferry_zfs::{DatasetName, ObjectName, ObjectType, PoolInfo, PoolName, ZfsObject, ops};
 
 use crate::cli::StatusArgs;
-use crate::{exit, human};
+use crate::{exit, human, output};
 
 /// What `zferry status --json` prints.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -146,9 +146,9 @@ pub fn run(args: &StatusArgs) -> Result<u8> {
     };
     let report = summarize(exec.host(), &pool_infos, &objects, now);
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&report)?);
+        output::json(&report)?;
     } else {
-        print!("{}", render_table(&report));
+        output::text(&render_table(&report))?;
     }
     Ok(exit::OK)
 }
