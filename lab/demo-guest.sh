@@ -8,11 +8,13 @@ run() { say "$*"; "$@"; }
 
 dir=/var/tmp/zferry-demo
 mkdir -p "$dir"
+[[ $(hostname) == zferry-lab ]] || { echo "demo-guest.sh runs only inside the lab guest" >&2; exit 1; }
 for pool in zpool1 zpool2; do
-    if ! zpool list -H "$pool" >/dev/null 2>&1; then
-        truncate -s 512M "$dir/$pool.img"
-        zpool create -O compression=lz4 -O mountpoint="/$pool" "$pool" "$dir/$pool.img"
-    fi
+    # A fresh start each run: these pools exist only in the lab guest's RAM.
+    zpool destroy -f "$pool" 2>/dev/null || true
+    rm -f "$dir/$pool.img"
+    truncate -s 512M "$dir/$pool.img"
+    zpool create -O compression=lz4 -O mountpoint="/$pool" "$pool" "$dir/$pool.img"
 done
 zfs create -p zpool1/data/nfs
 zfs create -p zpool1/data/subvol-103-disk-0

@@ -21,6 +21,13 @@ if ! grep -q '^VERSION_CODENAME=bookworm' /etc/os-release; then
     exit 1
 fi
 
+# A host with ZFS (e.g. a Proxmox node) runs the tests directly and must not get zfs-dkms
+# from backports next to its own ZFS packages.
+if [[ -e /dev/zfs && ${ZFERRY_LAB_FORCE_INSTALL:-0} != 1 ]]; then
+    echo "install-host-packages: this host has ZFS (/dev/zfs); the lab is not needed, nothing installed"
+    exit 0
+fi
+
 SOURCES=/etc/apt/sources.list.d/zferry-lab.sources
 want_sources='Types: deb
 URIs: http://deb.debian.org/debian

@@ -7,6 +7,12 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TARGET_DIR="$PWD/target"
 
+if [[ -e /dev/zfs ]]; then
+    echo "demo: this host has ZFS (/dev/zfs). The demo creates pools named zpool1 and zpool2 and" >&2
+    echo "demo: only ever runs inside the lab guest, never on a host's real pools. Run it on a" >&2
+    echo "demo: machine without ZFS, or try \`zferry status\` on this host directly." >&2
+    exit 1
+fi
 bash lab/install-host-packages.sh
 cargo build --locked -p zferry -p zferry-lab
 lab=$PWD/target/debug/zferry-lab
