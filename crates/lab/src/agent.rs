@@ -15,10 +15,15 @@ use std::thread;
 
 use crate::protocol::{ExitReport, Frame, MAX_REQUEST, PingReply, Request, write_frame};
 
-/// Accepts connections forever; one thread per command.
+/// Binds `listen` and serves forever.
 pub fn serve(listen: &str) -> std::io::Result<()> {
     let listener = TcpListener::bind(listen)?;
     eprintln!("zferry-lab agent: listening on {listen}");
+    serve_on(&listener)
+}
+
+/// Accepts connections on `listener` forever; one thread per command.
+pub fn serve_on(listener: &TcpListener) -> std::io::Result<()> {
     for stream in listener.incoming() {
         match stream {
             Ok(stream) => {
