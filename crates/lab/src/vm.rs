@@ -2,7 +2,8 @@
 //!
 //! The guest runs the stock Debian kernel the host has installed (the one `zfs-dkms` built
 //! a module for), with a tiny initramfs that mounts the host's `/` read-only over virtio-9p
-//! under a tmpfs overlay, mounts the repository read-write at its real path, and hands
+//! under a tmpfs overlay, mounts the repository (and any other build directory, see
+//! [`LabPaths::shares`]) read-write at its real path, and hands
 //! over to `lab/guest-init.sh`. Commands reach the guest through a TCP port that qemu
 //! forwards (user networking with `restrict=on`: the guest reaches nothing outside).
 
@@ -21,7 +22,7 @@ use crate::client::Client;
 use crate::cpio::{Archive, Entry};
 
 /// Bump when the initramfs layout or its `/init` changes, so cached images are rebuilt.
-const INITRAMFS_VERSION: u32 = 1;
+const INITRAMFS_VERSION: u32 = 2;
 /// Modules the initramfs needs before it can reach the host's root filesystem.
 const EARLY_MODULES: &[&str] = &["virtio_pci", "9pnet_virtio", "9p", "overlay"];
 /// The agent's port inside the guest.
@@ -33,6 +34,14 @@ const GUEST_ADDR: &str = "10.0.2.15";
 pub struct LabPaths {
     /// The repository, shared read-write at the same path in the guest.
     pub repo: PathBuf,
+    /// Further directories shared read-write at their own paths: `CARGO_TARGET_DIR` when it
+    /// is outside the repository, and the `:`-separated `ZFERRY_LAB_SHARES`.
+    ///
+    /// Why: everything else the guest sees through the overlay of the host's `/`, and
+    /// overlayfs does not support changes to its lower layer while mounted — a binary
+    /// relinked on the host after boot crashed in the guest (SIGSEGV on stale pages).
+    /// Directories that change while the lab runs must be shares, not overlay.
+    pub extra_shares: Vec<PathBuf>,
     /// Runtime state: `state.json`, `console.log`, the qemu pid file.
     pub state_dir: PathBuf,
     /// Built initramfs images, reused across boots.
@@ -53,8 +62,25 @@ impl LabPaths {
             .map_or_else(|| repo.join("target/lab"), PathBuf::from);
         let cache_dir = std::env::var_os("ZFERRY_LAB_CACHE")
             .map_or_else(|| PathBuf::from("/var/cache/zferry-lab"), PathBuf::from);
+        let mut extra_shares: Vec<PathBuf> = Vec::new();
+        let target = std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from);
+        let listed = std::env::var("ZFERRY_LAB_SHARES").unwrap_or_default();
+        for dir in target.into_iter().chain(
+            listed
+                .split(':')
+                .filter(|s| !s.is_empty())
+                .map(PathBuf::from),
+        ) {
+            let Ok(dir) = dir.canonicalize() else {
+                continue;
+            };
+            if !dir.starts_with(&repo) && !extra_shares.contains(&dir) {
+                extra_shares.push(dir);
+            }
+        }
         Self {
             repo,
+            extra_shares,
             state_dir,
             cache_dir,
         }
@@ -128,13 +154,12 @@ pub fn up(paths: &LabPaths, opts: &BootOptions) -> Result<LabState> {
             state.pid
         );
     }
-    let repo = paths
-        .repo
-        .to_str()
-        .context("repository path is not UTF-8")?;
-    if repo.contains(char::is_whitespace) {
-        bail!("the lab cannot share a repository whose path contains whitespace: {repo}");
-    }
+    let repo = shareable(&paths.repo)?;
+    let extra: Vec<&str> = paths
+        .extra_shares
+        .iter()
+        .map(|p| shareable(p))
+        .collect::<Result<_>>()?;
     fs::create_dir_all(&paths.state_dir)
         .with_context(|| format!("creating {}", paths.state_dir.display()))?;
     let kernel = find_kernel()?;
@@ -148,6 +173,7 @@ pub fn up(paths: &LabPaths, opts: &BootOptions) -> Result<LabState> {
         kernel: &kernel,
         initrd: &initrd,
         repo,
+        extra_shares: &extra,
         guest_init: &paths.repo.join("lab/guest-init.sh"),
         agent: &agent,
         port,
@@ -427,10 +453,23 @@ fn parse_show_depends(text: &str) -> Vec<PathBuf> {
         .collect()
 }
 
+/// A directory the guest mounts at the same path: UTF-8, no whitespace or commas (the
+/// kernel command line carries the list).
+fn shareable(dir: &Path) -> Result<&str> {
+    let s = dir
+        .to_str()
+        .with_context(|| format!("{} is not UTF-8", dir.display()))?;
+    if s.contains(|c: char| c.is_whitespace() || c == ',') {
+        bail!("the lab cannot share a directory whose path contains whitespace or commas: {s}");
+    }
+    Ok(s)
+}
+
 struct QemuArgs<'a> {
     kernel: &'a Kernel,
     initrd: &'a Path,
     repo: &'a str,
+    extra_shares: &'a [&'a str],
     guest_init: &'a Path,
     agent: &'a Path,
     port: u16,
@@ -448,12 +487,13 @@ fn qemu_argv(a: &QemuArgs<'_>) -> Vec<String> {
         "tcg,thread=multi".to_owned()
     };
     let cmdline = format!(
-        "console=ttyS0 panic=-1 quiet loglevel=3 zferry_repo={} zferry_init={} zferry_agent={} zferry_listen={GUEST_ADDR}:{GUEST_PORT}",
+        "console=ttyS0 panic=-1 quiet loglevel=3 zferry_repo={} zferry_shares={} zferry_init={} zferry_agent={} zferry_listen={GUEST_ADDR}:{GUEST_PORT}",
         a.repo,
+        a.extra_shares.join(","),
         a.guest_init.display(),
         a.agent.display()
     );
-    let strs: Vec<String> = vec![
+    let mut strs: Vec<String> = vec![
         "qemu-system-x86_64".into(),
         "-name".into(),
         "zferry-lab".into(),
@@ -499,6 +539,12 @@ fn qemu_argv(a: &QemuArgs<'_>) -> Vec<String> {
         "-pidfile".into(),
         a.pid_file.display().to_string(),
     ];
+    for (n, dir) in a.extra_shares.iter().enumerate() {
+        strs.push("-fsdev".into());
+        strs.push(format!("local,id=share{n},path={dir},security_model=none"));
+        strs.push("-device".into());
+        strs.push(format!("virtio-9p-pci,fsdev=share{n},mount_tag=share{n}"));
+    }
     strs
 }
 
@@ -521,6 +567,12 @@ mount -t overlay overlay -o lowerdir=/lower,upperdir=/rw/upper,workdir=/rw/work 
     || fail "mounting the overlay root"
 mkdir -p "/newroot$REPO"
 mount -t 9p -o "$OPTS" repo "/newroot$REPO" || fail "mounting the repository over 9p"
+n=0
+for dir in $(arg zferry_shares | tr ',' ' '); do
+    mkdir -p "/newroot$dir"
+    mount -t 9p -o "$OPTS" "share$n" "/newroot$dir" || fail "mounting $dir over 9p"
+    n=$((n + 1))
+done
 umount /proc /sys
 mount --move /dev /newroot/dev
 exec switch_root /newroot /bin/bash "$INIT"
@@ -560,6 +612,7 @@ mod tests {
             kernel: &k,
             initrd: Path::new("/c/i.cpio"),
             repo: "/work/main",
+            extra_shares: &["/work/tgt"],
             guest_init: Path::new("/work/main/lab/guest-init.sh"),
             agent: Path::new("/work/main/target/debug/zferry-lab"),
             port: 40000,
@@ -580,5 +633,11 @@ mod tests {
                 .any(|a| a == "local,id=hostroot,path=/,security_model=none,readonly=on")
         );
         assert!(argv.iter().any(|a| a == "tcg,thread=multi"));
+        assert!(
+            argv.iter()
+                .any(|a| a == "local,id=share0,path=/work/tgt,security_model=none")
+        );
+        let cmdline = argv.iter().find(|a| a.starts_with("console=")).unwrap();
+        assert!(cmdline.contains(" zferry_shares=/work/tgt "), "{cmdline}");
     }
 }
