@@ -1,0 +1,158 @@
+//! The compare-and-apply core shared by [`crate::sync`] and [`crate::BlockSink`]: given a source
+//! range and the target's current bytes for it, find the differing 4 KiB blocks and apply them
+//! with as few syscalls as possible (adjacent changed blocks coalesce into one write or punch).
+
+use std::fs::File;
+
+use crate::target::{self, Geometry};
+use crate::{BLOCK_SIZE, Error, Options, Report};
+
+static ZERO_BLOCK: [u8; BLOCK_SIZE] = [0; BLOCK_SIZE];
+
+fn is_zero(block: &[u8]) -> bool {
+    block == &ZERO_BLOCK[..block.len()]
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Data,
+    Zero,
+}
+
+/// Applies changed ranges to one target and keeps the counters.
+#[derive(Debug)]
+pub(crate) struct Applier<'a> {
+    target: &'a File,
+    pub geo: Geometry,
+    punch_holes: bool,
+    dry_run: bool,
+    /// Cleared after the first "unsupported" answer so we stop asking.
+    punch_supported: bool,
+    pub report: Report,
+}
+
+impl<'a> Applier<'a> {
+    pub fn new(target: &'a File, opts: &Options) -> Result<Self, Error> {
+        let geo = Geometry::probe(target)?;
+        Ok(Applier {
+            target,
+            geo,
+            punch_holes: opts.punch_holes,
+            dry_run: opts.dry_run,
+            punch_supported: true,
+            report: Report {
+                initial_size: geo.len,
+                dry_run: opts.dry_run,
+                changed_blocks: opts.record_changed.then(Vec::new),
+                ..Report::default()
+            },
+        })
+    }
+
+    /// Read the target's current bytes for `[offset, offset+buf.len())` into `buf`.
+    pub fn read_target(&mut self, offset: u64, buf: &mut [u8]) -> Result<(), Error> {
+        self.report.bytes_read_target +=
+            target::read_clipped(self.target, offset, self.geo.len, buf)?;
+        Ok(())
+    }
+
+    /// Check a source range against the device size (files grow, devices cannot).
+    pub fn check_fits(&self, end: u64) -> Result<(), Error> {
+        if self.geo.block_device && end > self.geo.len {
+            return Err(Error::TargetTooSmall {
+                device_size: self.geo.len,
+                needed: end,
+            });
+        }
+        Ok(())
+    }
+
+    /// Compare `src` with `tgt` (same length, `offset` block-aligned) and apply the differences.
+    pub fn apply(&mut self, offset: u64, src: &[u8], tgt: &[u8]) -> Result<(), Error> {
+        debug_assert_eq!(src.len(), tgt.len());
+        debug_assert!(offset.is_multiple_of(crate::BLOCK_SIZE_U64));
+        self.report.bytes_compared += src.len() as u64;
+        let first_block = offset / crate::BLOCK_SIZE_U64;
+        // The open run of changed blocks: (kind, start byte, end byte) within `src`.
+        let mut run: Option<(Kind, usize, usize)> = None;
+        for (i, (s, t)) in src
+            .chunks(BLOCK_SIZE)
+            .zip(tgt.chunks(BLOCK_SIZE))
+            .enumerate()
+        {
+            let at = i * BLOCK_SIZE;
+            if s == t {
+                if is_zero(s) {
+                    self.report.blocks_skipped_zero += 1;
+                }
+                if let Some(r) = run.take() {
+                    self.flush(offset, src, r)?;
+                }
+                continue;
+            }
+            self.report.blocks_changed += 1;
+            if let Some(list) = &mut self.report.changed_blocks {
+                list.push(first_block + i as u64);
+            }
+            let kind = if is_zero(s) { Kind::Zero } else { Kind::Data };
+            run = match run {
+                Some((k, start, end)) if k == kind && end == at => Some((k, start, at + s.len())),
+                Some(r) => {
+                    self.flush(offset, src, r)?;
+                    Some((kind, at, at + s.len()))
+                }
+                None => Some((kind, at, at + s.len())),
+            };
+        }
+        if let Some(r) = run {
+            self.flush(offset, src, r)?;
+        }
+        Ok(())
+    }
+
+    fn flush(
+        &mut self,
+        base: u64,
+        src: &[u8],
+        (kind, start, end): (Kind, usize, usize),
+    ) -> Result<(), Error> {
+        let offset = base + start as u64;
+        let len = (end - start) as u64;
+        let blocks = len.div_ceil(crate::BLOCK_SIZE_U64);
+        if kind == Kind::Zero && self.punch_holes && self.punch_supported {
+            if self.dry_run || target::punch_hole(self.target, offset, len)? {
+                self.report.holes_punched += blocks;
+                self.report.bytes_punched += len;
+                return Ok(());
+            }
+            tracing::debug!("hole punching unsupported on target; writing zeros instead");
+            self.punch_supported = false;
+        }
+        if kind == Kind::Zero {
+            self.report.blocks_zeroed += blocks;
+        }
+        if !self.dry_run {
+            // A zero run's source bytes are zeros, so the fallback writes them as they are.
+            target::write_at(self.target, offset, &src[start..end])?;
+        }
+        self.report.bytes_written += len;
+        Ok(())
+    }
+
+    /// Resize the target to `size` and close the report.
+    pub fn finish(mut self, size: u64, started: std::time::Instant) -> Result<Report, Error> {
+        if !self.dry_run {
+            target::resize(self.target, self.geo, size)?;
+        }
+        if self.geo.block_device && size < self.geo.len {
+            self.report.target_tail_untouched = self.geo.len - size;
+            tracing::warn!(
+                untouched = self.report.target_tail_untouched,
+                "source is smaller than the target device; the device tail is left as it was"
+            );
+        }
+        self.report.final_size = size;
+        self.report.duration = started.elapsed();
+        Ok(self.report)
+    }
+}

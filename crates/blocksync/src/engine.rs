@@ -1,0 +1,165 @@
+//! The pipelined stream sync: one thread reads the source in large chunks, `parallelism` threads
+//! prefetch the matching target ranges with one pread per chunk, and the calling thread compares
+//! and applies. Buffers circulate through bounded channels, so memory stays at
+//! `(1 + parallelism) × DEPTH × chunk_size` and no stage waits on a single small I/O.
+
+use std::fs::File;
+use std::io::{self, Read};
+use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
+use std::time::Instant;
+
+use crate::apply::Applier;
+use crate::{Error, Options, Report};
+
+/// Chunks in flight per stream (source and each target reader).
+const DEPTH: usize = 4;
+
+/// A filled buffer and how many of its bytes are valid.
+type Filled = Result<(Vec<u8>, usize), Error>;
+
+/// Bring `target` to equal the bytes of `source`, writing only the 4 KiB blocks that differ.
+///
+/// The target is a regular file (grown or truncated to the source size at the end) or a block
+/// device (must be at least the source size; a longer device keeps its tail). The source is read
+/// to its end exactly once.
+pub fn sync<R: Read + Send>(source: R, target: &File, opts: &Options) -> Result<Report, Error> {
+    let started = Instant::now();
+    let mut applier = Applier::new(target, opts)?;
+    let chunk = opts.chunk_size.get();
+    let readers = opts.parallelism.get();
+    let target_len = applier.geo.len;
+    let target_chunks = target_len.div_ceil(chunk as u64);
+
+    std::thread::scope(|scope| {
+        let (src_free_tx, src_free_rx) = sync_channel::<Vec<u8>>(DEPTH);
+        let (src_full_tx, src_full_rx) = sync_channel::<Filled>(DEPTH);
+        prime(&src_free_tx, chunk);
+        scope.spawn(move || read_source(source, &src_free_rx, &src_full_tx));
+
+        let mut tgt = Vec::with_capacity(readers);
+        for first in 0..readers {
+            let (free_tx, free_rx) = sync_channel::<Vec<u8>>(DEPTH);
+            let (full_tx, full_rx) = sync_channel::<Filled>(DEPTH);
+            prime(&free_tx, chunk);
+            let stride = readers as u64;
+            scope.spawn(move || {
+                let mut index = first as u64;
+                while index < target_chunks {
+                    let Ok(mut buf) = free_rx.recv() else { return };
+                    let offset = index * chunk as u64;
+                    let read = crate::target::read_clipped(target, offset, target_len, &mut buf)
+                        .map(|n| (buf, usize::try_from(n).unwrap_or(usize::MAX)));
+                    if full_tx.send(read).is_err() {
+                        return;
+                    }
+                    index += stride;
+                }
+            });
+            tgt.push((free_tx, full_rx));
+        }
+
+        let result = compare_loop(
+            &mut applier,
+            chunk,
+            target_chunks,
+            &src_free_tx,
+            &src_full_rx,
+            &tgt,
+        );
+        // Dropping our channel ends releases every worker blocked on send or recv.
+        drop(tgt);
+        drop(src_full_rx);
+        drop(src_free_tx);
+        result
+    })
+    .and_then(|size| applier.finish(size, started))
+}
+
+fn prime(free: &SyncSender<Vec<u8>>, chunk: usize) {
+    for _ in 0..DEPTH {
+        // Cannot fail: the channel holds DEPTH and the receiver is still ours.
+        let _ = free.send(vec![0; chunk]);
+    }
+}
+
+type TargetStream = (SyncSender<Vec<u8>>, Receiver<Filled>);
+
+/// Pair each source chunk with its target chunk, apply, recycle both buffers. Returns the size.
+fn compare_loop(
+    applier: &mut Applier<'_>,
+    chunk: usize,
+    target_chunks: u64,
+    src_free: &SyncSender<Vec<u8>>,
+    src_full: &Receiver<Filled>,
+    tgt: &[TargetStream],
+) -> Result<u64, Error> {
+    let mut zeros: Vec<u8> = Vec::new();
+    let mut offset = 0u64;
+    let mut index = 0u64;
+    loop {
+        let Ok(filled) = src_full.recv() else {
+            return Err(Error::WorkerPanicked);
+        };
+        let (src, len) = filled?;
+        applier.report.bytes_read_source += len as u64;
+        if len > 0 {
+            applier.check_fits(offset + len as u64)?;
+            if index < target_chunks {
+                let (free, full) = &tgt[usize::try_from(index % tgt.len() as u64).unwrap_or(0)];
+                let Ok(filled) = full.recv() else {
+                    return Err(Error::WorkerPanicked);
+                };
+                let (t, read) = filled?;
+                applier.report.bytes_read_target += read as u64;
+                applier.apply(offset, &src[..len], &t[..len])?;
+                let _ = free.send(t);
+            } else {
+                // Past the old end: the target reads as zeros there (holes after the resize).
+                if zeros.len() < len {
+                    zeros = vec![0; chunk];
+                }
+                applier.apply(offset, &src[..len], &zeros[..len])?;
+            }
+        }
+        offset += len as u64;
+        index += 1;
+        let short = len < chunk;
+        let _ = src_free.send(src);
+        if short {
+            return Ok(offset);
+        }
+    }
+}
+
+/// The source reader thread: fill each free buffer completely (or to end of stream) and pass it on.
+fn read_source<R: Read>(mut source: R, free: &Receiver<Vec<u8>>, full: &SyncSender<Filled>) {
+    let mut offset = 0u64;
+    while let Ok(mut buf) = free.recv() {
+        let mut len = 0;
+        let mut failed = None;
+        while len < buf.len() {
+            match source.read(&mut buf[len..]) {
+                Ok(0) => break,
+                Ok(n) => len += n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => {
+                    failed = Some(Error::ReadSource {
+                        offset: offset + len as u64,
+                        source: e,
+                    });
+                    break;
+                }
+            }
+        }
+        offset += len as u64;
+        let eof = len < buf.len();
+        let msg = match failed {
+            Some(e) => Err(e),
+            None => Ok((buf, len)),
+        };
+        let stop = msg.is_err() || eof;
+        if full.send(msg).is_err() || stop {
+            return;
+        }
+    }
+}
