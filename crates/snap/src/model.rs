@@ -1,0 +1,106 @@
+//! The planner's vocabulary: observed state in, a plan with reasons out. Plain data, no IO.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+use zferry_config::Period;
+use zferry_zfs::{DatasetName, Guid, ObjectType, SnapshotName, Txg};
+
+/// One snapshot as the planner sees it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SnapInfo {
+    pub name: SnapshotName,
+    pub guid: Guid,
+    pub createtxg: Txg,
+    /// Creation time, seconds since the Unix epoch (UTC).
+    pub creation: i64,
+    /// Number of user holds (`userrefs`); a held snapshot is never pruned.
+    pub holds: u64,
+}
+
+/// One filesystem or volume and its snapshots, as read by one `zfs list` per pool.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DatasetState {
+    pub name: DatasetName,
+    pub kind: ObjectType,
+    /// Sorted by `createtxg`, oldest first.
+    pub snapshots: Vec<SnapInfo>,
+    /// User properties that were asked for (e.g. `label:running`); `None` when unset.
+    pub user_props: BTreeMap<String, Option<String>>,
+}
+
+/// Why a snapshot must survive pruning whatever its age.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub enum Protection {
+    /// It has user holds (replication holds `zferry:<target>` among them).
+    Held { holds: u64 },
+    /// A replication cursor names it as the base for a target.
+    ReplicationBase { target: String },
+}
+
+/// Runtime switches that override the configured `autosnap`/`autoprune` (the HA controller
+/// turns snapshots off on a standby without editing the config).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+pub struct Switches {
+    pub autosnap: Option<bool>,
+    pub autoprune: Option<bool>,
+}
+
+/// One snapshot to create.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Create {
+    pub snapshot: SnapshotName,
+    /// `None` for the final `_stopped` snapshot of a guest (M15).
+    pub period: Option<Period>,
+    pub reason: String,
+}
+
+/// One snapshot to destroy.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Destroy {
+    pub snapshot: SnapshotName,
+    pub period: Period,
+    pub reason: String,
+}
+
+/// One snapshot kept although the policy alone would have pruned it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Kept {
+    pub snapshot: SnapshotName,
+    pub protection: Protection,
+    pub reason: String,
+}
+
+/// A user property to set in the same transaction as the snapshots (e.g. `label:running`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SetProperty {
+    pub dataset: DatasetName,
+    pub property: String,
+    pub value: String,
+    pub reason: String,
+}
+
+/// Something the admin should know that is not an action (e.g. a guest whose disks span
+/// pools cannot be snapshotted in one transaction group).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Note {
+    pub dataset: Option<DatasetName>,
+    pub message: String,
+}
+
+/// Everything one run will do, each item with its reason.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
+pub struct Plan {
+    pub create: Vec<Create>,
+    pub destroy: Vec<Destroy>,
+    pub kept: Vec<Kept>,
+    pub set_properties: Vec<SetProperty>,
+    pub notes: Vec<Note>,
+}
+
+impl Plan {
+    /// Nothing to create, destroy or set.
+    pub fn is_empty(&self) -> bool {
+        self.create.is_empty() && self.destroy.is_empty() && self.set_properties.is_empty()
+    }
+}
