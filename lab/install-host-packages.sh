@@ -29,9 +29,16 @@ if [[ -e /dev/zfs && ${ZFERRY_LAB_FORCE_INSTALL:-0} != 1 ]]; then
 fi
 
 SOURCES=/etc/apt/sources.list.d/zferry-lab.sources
+# Only what the stock sources lack: contrib for bookworm(-updates), and backports.
 want_sources='Types: deb
 URIs: http://deb.debian.org/debian
-Suites: bookworm bookworm-updates bookworm-backports
+Suites: bookworm bookworm-updates
+Components: contrib
+Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
+
+Types: deb
+URIs: http://deb.debian.org/debian
+Suites: bookworm-backports
 Components: main contrib
 Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg'
 
@@ -40,11 +47,13 @@ PKGS_MAIN=(linux-image-amd64 linux-headers-amd64 busybox-static cpio kmod udev
 PKGS_BPO=(qemu-system-x86 zfs-dkms zfsutils-linux)
 
 have_all() {
-    dpkg-query -W -f='${Status}\n' "${PKGS_MAIN[@]}" "${PKGS_BPO[@]}" 2>/dev/null \
-        | grep -vc 'install ok installed' | grep -qx 0
+    local status missing
+    status=$(dpkg-query -W -f='${Status}\n' "${PKGS_MAIN[@]}" "${PKGS_BPO[@]}" 2>/dev/null) || return 1
+    missing=$(grep -vc 'install ok installed' <<<"$status" || true)
+    [[ $missing == 0 ]] && [[ $(wc -l <<<"$status") -eq $((${#PKGS_MAIN[@]} + ${#PKGS_BPO[@]})) ]]
 }
 
-if [[ -f $SOURCES ]] && have_all; then
+if [[ "$(cat "$SOURCES" 2>/dev/null)" == "$want_sources" ]] && have_all; then
     echo "install-host-packages: all lab packages already installed"
     exit 0
 fi
