@@ -1,7 +1,8 @@
-//! The pipelined stream sync: one thread reads the source in large chunks, `parallelism` threads
-//! prefetch the matching target ranges with one pread per chunk, and the calling thread compares
-//! and applies. Buffers circulate through bounded channels, so memory stays at
-//! `(1 + parallelism) × DEPTH × chunk_size` and no stage waits on a single small I/O.
+//! The pipelined stream sync: one thread reads the source ahead in chunks, the calling thread
+//! reads the matching target range with one pread per chunk (or takes it from `parallelism − 1`
+//! prefetch threads), compares per 4 KiB block and applies. Buffers circulate through bounded
+//! channels, so memory stays at `parallelism × DEPTH × chunk_size` and the source read never
+//! waits for the compare or the target read.
 
 use std::fs::File;
 use std::io::{self, Read};
@@ -26,7 +27,9 @@ pub fn sync<R: Read + Send>(source: R, target: &File, opts: &Options) -> Result<
     let started = Instant::now();
     let mut applier = Applier::new(target, opts)?;
     let chunk = opts.chunk_size.get();
-    let readers = opts.parallelism.get();
+    // One I/O thread reads the source; the others prefetch the target. With none left over, the
+    // comparer reads the target itself, right before comparing (best when data is cached).
+    let readers = opts.parallelism.get() - 1;
     let target_len = applier.geo.len;
     let target_chunks = target_len.div_ceil(chunk as u64);
 
@@ -94,6 +97,7 @@ fn compare_loop(
     tgt: &[TargetStream],
 ) -> Result<u64, Error> {
     let mut zeros: Vec<u8> = Vec::new();
+    let mut inline: Vec<u8> = Vec::new();
     let mut offset = 0u64;
     let mut index = 0u64;
     loop {
@@ -104,7 +108,13 @@ fn compare_loop(
         applier.report.bytes_read_source += len as u64;
         if len > 0 {
             applier.check_fits(offset + len as u64)?;
-            if index < target_chunks {
+            if index < target_chunks && tgt.is_empty() {
+                if inline.len() < chunk {
+                    inline = vec![0; chunk];
+                }
+                applier.read_target(offset, &mut inline[..len])?;
+                applier.apply(offset, &src[..len], &inline[..len])?;
+            } else if index < target_chunks {
                 let (free, full) = &tgt[usize::try_from(index % tgt.len() as u64).unwrap_or(0)];
                 let Ok(filled) = full.recv() else {
                     return Err(Error::WorkerPanicked);

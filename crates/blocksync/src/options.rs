@@ -14,7 +14,11 @@ pub struct Options {
     pub punch_holes: bool,
     /// Compare and count only; never write, punch or resize the target.
     pub dry_run: bool,
-    /// Threads prefetching target ranges (the source is one stream, read by one thread).
+    /// I/O threads. One reads the source ahead of the comparer; with 1 (the default) the
+    /// comparer reads each target range itself right before comparing it, which measured fastest
+    /// when data is in the page cache (the bytes are still in the CPU cache when compared). With
+    /// n > 1, n−1 threads prefetch target ranges ahead, for targets that reward queue depth
+    /// (zvols, network block devices).
     pub parallelism: NonZeroUsize,
     /// Bytes per source read and per target read.
     pub chunk_size: ChunkSize,
@@ -39,8 +43,11 @@ impl Default for Options {
 pub struct ChunkSize(usize);
 
 impl ChunkSize {
-    /// 4 MiB: large enough that syscall cost vanishes, small enough to stay cache-friendly.
-    pub const DEFAULT: ChunkSize = ChunkSize(4 << 20);
+    /// 256 KiB: syscall cost is already negligible, and the chunks in flight stay in the CPU
+    /// cache. Measured on a 2-core host with cached 1 GiB images: 256 KiB ran at the speed of
+    /// `cat`, 1 MiB about 1.4× and 4 MiB about 2× slower (the buffers fall out of cache between
+    /// the copy from the page cache and the compare).
+    pub const DEFAULT: ChunkSize = ChunkSize(256 << 10);
 
     /// Checked constructor.
     pub fn new(bytes: usize) -> Result<Self, Error> {

@@ -161,22 +161,30 @@ proptest! {
 }
 
 #[test]
-fn large_multi_chunk_sync_with_default_options() {
-    // 9 MiB + 123 bytes with default 4 MiB chunks: three chunks, the last partial.
+fn large_multi_chunk_sync_inline_and_prefetched() {
+    // 9 MiB + 123 bytes: many default-sized chunks, the last partial; target read inline (1)
+    // and by two prefetch threads (3).
     let len = 9 * (1 << 20) + 123;
     let src = bytes(7, len);
     let mut old = src.clone();
     for i in (0..len / BS).step_by(97) {
         old[i * BS + 5] ^= 1;
     }
-    let dir = tempfile::tempdir().expect("tempdir");
-    let path = dir.path().join("t");
-    let target = write_file(&path, &old);
     let (changed, bytes_changed) = differing(&src, &old);
-    let r = sync(src.as_slice(), &target, &Options::default()).expect("sync");
-    assert_eq!(read_file(&path), src);
     assert_eq!(changed.len(), 24);
-    assert_eq!(r.blocks_changed, 24);
-    assert_eq!(r.bytes_written, bytes_changed);
-    assert_eq!(r.bytes_written, 24 * 4096);
+    for par in [1, 3] {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("t");
+        let target = write_file(&path, &old);
+        let o = Options {
+            parallelism: NonZeroUsize::new(par).expect("par"),
+            ..Options::default()
+        };
+        let r = sync(src.as_slice(), &target, &o).expect("sync");
+        assert_eq!(read_file(&path), src, "parallelism {par}");
+        assert_eq!(r.blocks_changed, 24);
+        assert_eq!(r.bytes_written, bytes_changed);
+        assert_eq!(r.bytes_written, 24 * 4096);
+        assert_eq!(r.bytes_read_target, len as u64);
+    }
 }
