@@ -5,7 +5,16 @@
 //!   decides ([`model::Plan`], every item with its reason). Plain data.
 //! - planning (pure, `now` injected): [`naming`] (sanoid-compatible names); which snapshots
 //!   are due, which may be pruned.
-//! - execution (thin): one `zfs list` per pool in, one `zfs program` per pool out.
+//! - execution (thin): one `zfs list` per pool in ([`state`]), one `zfs program` per pool
+//!   out ([`lua`], [`execute`]), with a plain `zfs snapshot`/`zfs destroy` fallback.
+//! - [`guest`]: running-guest mode (Proxmox): only running guests get policy snapshots, a
+//!   stopping guest gets `label:running=stopped` and one final `_stopped` snapshot.
+//! - [`hooks`]: pre/post snapshot commands.
 
+pub mod execute;
+pub mod guest;
+pub mod hooks;
+pub mod lua;
 pub mod model;
 pub mod naming;
+pub mod state;

@@ -1,0 +1,332 @@
+//! Execution against a scripted executor fed with outputs captured in the lab.
+
+use std::collections::VecDeque;
+use std::sync::Mutex;
+
+use zferry_exec::{ExecError, ExitStatusLike};
+
+use super::*;
+use crate::model::{Create, SetProperty};
+
+/// A command as seen: argv and stdin.
+type Seen = (Vec<String>, Option<Vec<u8>>);
+
+/// Answers commands in order with canned (exit code, stdout, stderr); records argv and stdin.
+#[derive(Debug, Default)]
+struct Scripted {
+    answers: Mutex<VecDeque<(i32, String, String)>>,
+    seen: Mutex<Vec<Seen>>,
+}
+
+impl Scripted {
+    fn new(answers: &[(i32, &str, &str)]) -> Self {
+        Self {
+            answers: Mutex::new(
+                answers
+                    .iter()
+                    .map(|(c, o, e)| (*c, (*o).to_owned(), (*e).to_owned()))
+                    .collect(),
+            ),
+            seen: Mutex::default(),
+        }
+    }
+    fn argvs(&self) -> Vec<Vec<String>> {
+        self.seen
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|(a, _)| a.clone())
+            .collect()
+    }
+}
+
+impl Executor for Scripted {
+    fn host(&self) -> &'static str {
+        "lab"
+    }
+    fn run(&self, cmd: &CommandSpec) -> Result<Output, ExecError> {
+        self.seen
+            .lock()
+            .unwrap()
+            .push((cmd.argv(), cmd.stdin.clone()));
+        let (code, stdout, stderr) = self
+            .answers
+            .lock()
+            .unwrap()
+            .pop_front()
+            .expect("more commands than scripted answers");
+        Ok(Output {
+            status: ExitStatusLike::from_code(code),
+            stdout: stdout.into_bytes(),
+            stderr,
+            duration: Duration::ZERO,
+            host: "lab".into(),
+            argv: cmd.argv(),
+        })
+    }
+}
+
+/// A captured fixture's output part (no `#` header lines).
+fn fixture(text: &str) -> String {
+    text.lines()
+        .filter(|l| !l.starts_with('#'))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+fn create(s: &str) -> Create {
+    Create {
+        snapshot: s.parse().unwrap(),
+        period: None,
+        reason: "test".into(),
+    }
+}
+
+fn destroy(s: &str) -> Destroy {
+    Destroy {
+        snapshot: s.parse().unwrap(),
+        period: zferry_config::Period::Hourly,
+        reason: "prune: test".into(),
+    }
+}
+
+fn plan() -> Plan {
+    Plan {
+        create: vec![
+            create("snapexp/a@c5"),
+            create("snapexp/b@c5"),
+            create("snapexp/a@c6"),
+        ],
+        destroy: vec![destroy("snapexp/b@d1")],
+        set_properties: vec![SetProperty {
+            dataset: "snapexp/b".parse().unwrap(),
+            property: "label:running".into(),
+            value: "zferry-lab".into(),
+            reason: "guest runs here".into(),
+        }],
+        ..Plan::default()
+    }
+}
+
+#[test]
+fn rounds_hold_one_snapshot_per_dataset() {
+    let work = split_by_pool(&plan());
+    let w = &work[&"snapexp".parse::<PoolName>().unwrap()];
+    let rounds: Vec<Vec<&str>> = w
+        .rounds
+        .iter()
+        .map(|r| r.iter().map(SnapshotName::as_str).collect())
+        .collect();
+    assert_eq!(
+        rounds,
+        [vec!["snapexp/a@c5", "snapexp/b@c5"], vec!["snapexp/a@c6"]]
+    );
+    assert_eq!(w.props.len(), 1);
+    assert_eq!(w.destroys.len(), 1);
+}
+
+#[test]
+fn applies_with_one_program_per_round_and_one_for_destroys() {
+    let ok = fixture(include_str!("../../tests/fixtures/program_create_ok.txt"));
+    let destroyed =
+        r#"{"return":{"ok":true,"missing":{},"failures":{},"destroyed":1,"phase":"apply"}}"#;
+    let exec = Scripted::new(&[(0, &ok, ""), (0, &ok, ""), (0, destroyed, "")]);
+    let out = execute(&exec, &plan(), &ExecOptions::default());
+    assert_eq!(out.len(), 1);
+    assert!(out[0].error.is_none(), "{:?}", out[0].error);
+    let r = &out[0].report;
+    assert_eq!(r.method, Method::ChannelProgram);
+    assert_eq!(r.processes, 3);
+    assert_eq!(r.create_rounds, 2);
+    assert_eq!(r.created.len(), 3);
+    assert_eq!(r.destroyed[0].as_str(), "snapexp/b@d1");
+    assert_eq!(r.properties_set, 1);
+    let seen = exec.seen.lock().unwrap();
+    assert_eq!(
+        seen[0].0[..10],
+        [
+            "zfs", "program", "-j", "-t", "10000000", "-m", "10485760", "snapexp", "-", "apply"
+        ]
+    );
+    assert_eq!(
+        seen[0].0[10..],
+        [
+            "2",
+            "snapexp/a@c5",
+            "snapexp/b@c5",
+            "1",
+            "snapexp/b",
+            "label:running",
+            "zferry-lab",
+            "1",
+            "snapexp/a@c6"
+        ]
+    );
+    assert_eq!(seen[0].1.as_deref(), Some(lua::CREATE_PROGRAM.as_bytes()));
+    assert_eq!(seen[1].0[9..], ["apply", "1", "snapexp/a@c6", "0", "0"]);
+    assert_eq!(seen[2].0[9..], ["apply", "1", "snapexp/b@d1"]);
+    assert_eq!(seen[2].1.as_deref(), Some(lua::DESTROY_PROGRAM.as_bytes()));
+}
+
+#[test]
+fn refused_creates_name_the_snapshot_and_skip_destroys() {
+    let refused = fixture(include_str!(
+        "../../tests/fixtures/program_create_refused.txt"
+    ));
+    let exec = Scripted::new(&[(0, &refused, "")]);
+    let out = execute(&exec, &plan(), &ExecOptions::default());
+    let err = out[0].error.as_ref().unwrap();
+    assert!(matches!(err, ExecuteError::Refused { .. }));
+    assert_eq!(
+        err.to_string(),
+        "pool snapexp: snapshot creation refused, nothing changed: snapshot snapexp/b@c5: \
+         snapshot already exists (errno 17)"
+    );
+    assert!(out[0].report.created.is_empty());
+    assert_eq!(out[0].report.processes, 1);
+    assert_eq!(exec.argvs().len(), 1);
+}
+
+#[test]
+fn held_snapshot_refuses_the_destroy_batch() {
+    let refused = fixture(include_str!(
+        "../../tests/fixtures/program_destroy_refused.txt"
+    ));
+    let plan = Plan {
+        destroy: vec![destroy("snapexp/b@d1"), destroy("snapexp/b@h1")],
+        ..Plan::default()
+    };
+    let exec = Scripted::new(&[(0, &refused, "")]);
+    let out = execute(&exec, &plan, &ExecOptions::default());
+    let err = out[0].error.as_ref().unwrap().to_string();
+    assert!(
+        err.contains("destroy snapexp/b@h1: snapshot is held"),
+        "{err}"
+    );
+    assert!(out[0].report.destroyed.is_empty());
+}
+
+#[test]
+fn missing_snapshots_are_not_counted_as_destroyed() {
+    let ok = fixture(include_str!("../../tests/fixtures/program_destroy_ok.txt"));
+    let plan = Plan {
+        destroy: vec![
+            destroy("snapexp/a@c5"),
+            destroy("snapexp/b@d1"),
+            destroy("snapexp/b@gone"),
+        ],
+        ..Plan::default()
+    };
+    let exec = Scripted::new(&[(0, &ok, "")]);
+    let out = execute(&exec, &plan, &ExecOptions::default());
+    assert!(out[0].error.is_none());
+    let r = &out[0].report;
+    assert_eq!(r.destroyed.len(), 2);
+    assert_eq!(r.missing, ["snapexp/b@gone"]);
+}
+
+#[test]
+fn lua_errors_are_channel_program_errors_not_fallbacks() {
+    let text = include_str!("../../tests/fixtures/program_lua_error.txt");
+    let stderr = fixture(text);
+    let exec = Scripted::new(&[(1, "", &stderr)]);
+    let out = execute(&exec, &plan(), &ExecOptions::default());
+    let err = out[0].error.as_ref().unwrap();
+    assert!(
+        matches!(err, ExecuteError::Zfs { source, .. } if source.kind() == Some(ZfsErrorKind::ChannelProgramError)),
+        "{err}"
+    );
+    assert_eq!(out[0].report.method, Method::ChannelProgram);
+}
+
+#[test]
+fn non_root_falls_back_to_plain_commands() {
+    let exec = Scripted::new(&[
+        (1, "", "Channel programs must be run as root\n"),
+        (0, "", ""),
+        (0, "", ""),
+        (0, "", ""),
+        (0, "", ""),
+    ]);
+    let out = execute(&exec, &plan(), &ExecOptions::default());
+    assert!(out[0].error.is_none(), "{:?}", out[0].error);
+    assert_eq!(out[0].report.method, Method::Fallback);
+    let argvs = exec.argvs();
+    assert_eq!(
+        argvs[1],
+        ["zfs", "set", "label:running=zferry-lab", "snapexp/b"]
+    );
+    assert_eq!(
+        argvs[2],
+        ["zfs", "snapshot", "snapexp/a@c5", "snapexp/b@c5"]
+    );
+    assert_eq!(argvs[3], ["zfs", "snapshot", "snapexp/a@c6"]);
+    assert_eq!(argvs[4], ["zfs", "destroy", "snapexp/b@d1"]);
+    assert_eq!(out[0].report.processes, 5);
+}
+
+#[test]
+fn fallback_destroys_use_one_comma_list_per_dataset() {
+    let plan = Plan {
+        destroy: vec![destroy("p/a@1"), destroy("p/b@1"), destroy("p/a@2")],
+        ..Plan::default()
+    };
+    let exec = Scripted::new(&[
+        (0, "", ""),
+        (1, "", "cannot destroy snapshot p/b@1: dataset is busy\n"),
+    ]);
+    let opts = ExecOptions {
+        channel_programs: ChannelPrograms::Never,
+        ..ExecOptions::default()
+    };
+    let out = execute(&exec, &plan, &opts);
+    assert_eq!(
+        exec.argvs(),
+        [
+            vec!["zfs", "destroy", "p/a@1,2"],
+            vec!["zfs", "destroy", "p/b@1"]
+        ]
+    );
+    let err = out[0].error.as_ref().unwrap();
+    assert!(
+        matches!(err, ExecuteError::Zfs { source, .. } if source.kind() == Some(ZfsErrorKind::Busy))
+    );
+    assert_eq!(out[0].report.destroyed.len(), 2);
+}
+
+#[test]
+fn dry_run_checks_every_round_in_one_read_only_program() {
+    let check = fixture(include_str!("../../tests/fixtures/program_check_ok.txt"));
+    let exec = Scripted::new(&[
+        (0, &check, ""),
+        (
+            0,
+            r#"{"return":{"ok":true,"phase":"check","destroyed":1,"missing":{}}}"#,
+            "",
+        ),
+    ]);
+    let opts = ExecOptions {
+        dry_run: true,
+        ..ExecOptions::default()
+    };
+    let out = execute(&exec, &plan(), &opts);
+    assert!(out[0].error.is_none(), "{:?}", out[0].error);
+    let argvs = exec.argvs();
+    assert_eq!(argvs.len(), 2);
+    assert_eq!(argvs[0][..4], ["zfs", "program", "-j", "-n"]);
+    assert_eq!(argvs[0][10], "check");
+    assert_eq!(argvs[1][10], "check");
+    assert_eq!(out[0].report.created.len(), 3);
+    assert!(out[0].report.dry_run);
+}
+
+#[test]
+fn plan_lines_carry_reasons() {
+    let lines = plan_lines(&plan());
+    assert_eq!(
+        lines[0],
+        "set label:running=zferry-lab on snapexp/b: guest runs here"
+    );
+    assert_eq!(lines[1], "create snapexp/a@c5: test");
+    assert_eq!(lines[4], "destroy snapexp/b@d1: prune: test");
+}
