@@ -49,6 +49,59 @@ pub enum Command {
         #[command(subcommand)]
         command: ConfigCommand,
     },
+    /// Snapshots: list, roll back, clone for inspection.
+    Snap {
+        #[command(subcommand)]
+        command: SnapCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SnapCommand {
+    /// List snapshots (of the given datasets, or all), oldest first per dataset.
+    List(ListArgs),
+    /// Roll a dataset back to a snapshot. Refuses when newer snapshots, bookmarks or clones
+    /// would be destroyed, unless --force; then names each one it destroys.
+    Rollback(RollbackArgs),
+    /// Clone a snapshot to a new dataset for inspection (read-only unless --writable).
+    Clone(CloneArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ListArgs {
+    /// Print JSON instead of a table.
+    #[arg(long)]
+    pub json: bool,
+    /// Include descendant datasets' snapshots.
+    #[arg(short, long)]
+    pub recursive: bool,
+    pub datasets: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct RollbackArgs {
+    /// The snapshot to roll back to (`pool/dataset@snapshot`).
+    pub snapshot: String,
+    /// Destroy newer snapshots, bookmarks and clones (each is named first).
+    #[arg(long)]
+    pub force: bool,
+    /// Show what would be destroyed; change nothing.
+    #[arg(long, short = 'n')]
+    pub dry_run: bool,
+    /// Print the plan as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct CloneArgs {
+    /// The snapshot to clone (`pool/dataset@snapshot`).
+    pub snapshot: String,
+    /// The new dataset (`pool/dataset`).
+    pub new_dataset: String,
+    /// Make the clone writable (default: readonly=on).
+    #[arg(long)]
+    pub writable: bool,
 }
 
 #[derive(Debug, Args)]

@@ -6,13 +6,14 @@ mod config_cmd;
 mod human;
 mod logging;
 mod output;
+mod snap_cmd;
 mod status;
 
 use std::process::ExitCode;
 
 use clap::Parser;
 
-use crate::cli::{Cli, Command, ConfigCommand};
+use crate::cli::{Cli, Command, ConfigCommand, SnapCommand};
 
 /// Exit codes shared by every command.
 pub mod exit {
@@ -32,6 +33,11 @@ fn main() -> ExitCode {
         Command::Config {
             command: ConfigCommand::Check(args),
         } => config_cmd::check(&cli, args),
+        Command::Snap { command } => match command {
+            SnapCommand::List(args) => snap_cmd::list(args),
+            SnapCommand::Rollback(args) => snap_cmd::rollback(args),
+            SnapCommand::Clone(args) => snap_cmd::clone(args),
+        },
     };
     match result {
         Ok(code) => ExitCode::from(code),

@@ -179,7 +179,7 @@ pub fn render_table(r: &StatusReport) -> String {
     let mut out = if r.pools.is_empty() {
         "no pools imported\n".to_owned()
     } else {
-        table(&rows)
+        human::table(&rows)
     };
     if !r.datasets.is_empty() {
         let mut rows = vec![
@@ -218,24 +218,7 @@ pub fn render_table(r: &StatusReport) -> String {
             ]);
         }
         out.push('\n');
-        out.push_str(&table(&rows));
-    }
-    out
-}
-
-fn table(rows: &[Vec<String>]) -> String {
-    let widths: Vec<usize> = (0..rows[0].len())
-        .map(|c| rows.iter().map(|r| r[c].chars().count()).max().unwrap_or(0))
-        .collect();
-    let mut out = String::new();
-    for row in rows {
-        let cells: Vec<String> = row
-            .iter()
-            .zip(&widths)
-            .map(|(cell, w)| format!("{cell:<w$}"))
-            .collect();
-        out.push_str(cells.join("  ").trim_end());
-        out.push('\n');
+        out.push_str(&human::table(&rows));
     }
     out
 }

@@ -18,3 +18,4 @@ pub mod lua;
 pub mod model;
 pub mod naming;
 pub mod state;
+pub mod restore;

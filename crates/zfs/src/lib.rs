@@ -10,6 +10,7 @@ pub mod list;
 pub mod name;
 pub mod object;
 pub mod ops;
+pub mod origin;
 pub mod parse;
 pub mod props;
 pub mod status;
@@ -23,6 +24,7 @@ pub use get::{PropSource, PropertyValue, get_argv, parse_get};
 pub use list::{LIST_COLUMNS, list_argv, parse_list};
 pub use name::{BookmarkName, DatasetName, NameError, PoolName, SnapshotName};
 pub use object::{ObjectName, ZfsObject};
+pub use origin::{origins_argv, parse_origins};
 pub use parse::ParseError;
 pub use props::{Guid, ObjectType, PropNameError, PropertyName, Txg, UserPropName};
 pub use status::{
