@@ -10,12 +10,14 @@
 //! - [`guest`]: running-guest mode (Proxmox): only running guests get policy snapshots, a
 //!   stopping guest gets `label:running=stopped` and one final `_stopped` snapshot.
 //! - [`hooks`]: pre/post snapshot commands.
+//! - [`monitor`]: Nagios checks (snapshot freshness, pool health, capacity), sanoid-compatible.
 
 pub mod execute;
 pub mod guest;
 pub mod hooks;
 pub mod lua;
 pub mod model;
+pub mod monitor;
 pub mod naming;
 pub mod state;
 pub mod restore;
