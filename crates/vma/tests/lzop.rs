@@ -36,10 +36,10 @@ fn text() -> Vec<u8> {
     while out.len() < 200_000 {
         x = (x * 1_103_515_245 + 12345) & 0x7fff_ffff;
         out.extend_from_slice(words[((x >> 16) % 15) as usize]);
-        if (x >> 8) % 7 == 0 {
+        if (x >> 8).is_multiple_of(7) {
             out.push((x >> 3) as u8);
         }
-        if (x >> 12) % 97 == 0 && out.len() > 40_000 {
+        if (x >> 12).is_multiple_of(97) && out.len() > 40_000 {
             let s = out.len() - 30_000;
             out.extend_from_within(s..s + 300);
         }
