@@ -16,10 +16,11 @@ use std::collections::BTreeMap;
 use std::fmt::{self, Write as _};
 
 use serde::Serialize;
-use zferry_config::{Period, Policy, Retention, Thresholds};
+use zferry_config::{Period, Policy, Retention, SnapshotPrefix, Thresholds};
 use zferry_zfs::{Health, PoolInfo, PoolName, PoolStatus, SnapshotName, VdevNode};
 
 use crate::model::DatasetState;
+use crate::naming::{SnapKind, SnapName};
 
 /// Clock difference tolerated before a snapshot counts as dated in the future.
 pub const FUTURE_SKEW_SECS: i64 = 60;
@@ -95,35 +96,6 @@ fn lc_cmp(a: &str, b: &str) -> Ordering {
 // ---------------------------------------------------------------------------------------------
 // Snapshot freshness
 // ---------------------------------------------------------------------------------------------
-
-/// What a policy snapshot's name says it is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Kind {
-    Period(Period),
-    Stopped,
-}
-
-/// `<prefix>_YYYY-MM-DD_HH:MM:SS_<period|stopped>`; anything else is not a policy snapshot.
-fn kind_of(snapshot: &str, prefix: &str) -> Option<Kind> {
-    let rest = snapshot.strip_prefix(prefix)?.strip_prefix('_')?;
-    let (stamp, suffix) = rest.split_at_checked(19)?;
-    let shape_ok = stamp.bytes().enumerate().all(|(i, b)| match i {
-        4 | 7 => b == b'-',
-        10 => b == b'_',
-        13 | 16 => b == b':',
-        _ => b.is_ascii_digit(),
-    });
-    if !shape_ok {
-        return None;
-    }
-    match suffix.strip_prefix('_')? {
-        "stopped" => Some(Kind::Stopped),
-        p => Period::ALL
-            .into_iter()
-            .find(|x| x.as_str() == p)
-            .map(Kind::Period),
-    }
-}
 
 /// One dataset to check, with what its effective policy says about monitoring.
 #[derive(Debug, Clone)]
@@ -276,7 +248,11 @@ fn check_period(
 ///
 /// `prefix` is the snapshot name prefix (`autosnap` for sanoid's names); `now` is seconds since
 /// the Unix epoch. Periods whose count is 0 are not checked (nothing is taken for them).
-pub fn monitor_snapshots(targets: &[MonitorTarget<'_>], prefix: &str, now: i64) -> SnapshotReport {
+pub fn monitor_snapshots(
+    targets: &[MonitorTarget<'_>],
+    prefix: &SnapshotPrefix,
+    now: i64,
+) -> SnapshotReport {
     let mut status = Status::Ok;
     let mut msgs: Vec<String> = Vec::new();
     let mut paths: Vec<&str> = Vec::new();
@@ -284,22 +260,24 @@ pub fn monitor_snapshots(targets: &[MonitorTarget<'_>], prefix: &str, now: i64) 
     for t in targets.iter().filter(|t| !t.skip) {
         paths.push(t.state.name.as_str());
         let mut newest: BTreeMap<Period, (&SnapshotName, i64)> = BTreeMap::new();
-        let mut latest: Option<(Kind, i64)> = None;
+        let mut latest: Option<(SnapKind, i64)> = None;
         for s in &t.state.snapshots {
-            let Some(kind) = kind_of(s.name.snapshot_part(), prefix) else {
+            let Some(SnapName { kind, .. }) =
+                SnapName::parse_with_prefix(s.name.snapshot_part(), prefix)
+            else {
                 continue;
             };
             if latest.is_none_or(|(_, c)| s.creation >= c) {
                 latest = Some((kind, s.creation));
             }
-            if let Kind::Period(p) = kind {
+            if let SnapKind::Period(p) = kind {
                 let slot = newest.entry(p).or_insert((&s.name, s.creation));
                 if s.creation >= slot.1 {
                     *slot = (&s.name, s.creation);
                 }
             }
         }
-        let stopped = matches!(latest, Some((Kind::Stopped, _)));
+        let stopped = matches!(latest, Some((SnapKind::Stopped, _)));
         let periods: Vec<PeriodCheck> = Period::ALL
             .into_iter()
             .rev()
@@ -633,6 +611,10 @@ mod tests {
         }
     }
 
+    fn autosnap() -> SnapshotPrefix {
+        "autosnap".parse().unwrap()
+    }
+
     fn th(warn: u64, crit: u64) -> Thresholds {
         Thresholds {
             warn: Some(Duration::from_secs(warn)),
@@ -686,7 +668,7 @@ mod tests {
             state("Zed/x", &FRESH),
         );
         let targets = [sanoid_default(&a), sanoid_default(&b), sanoid_default(&c)];
-        let r = monitor_snapshots(&targets, "autosnap", NOW);
+        let r = monitor_snapshots(&targets, &autosnap(), NOW);
         assert_eq!(
             r.line,
             "OK: all monitored datasets (tank/A, tank/b, Zed/x) have fresh snapshots"
@@ -708,7 +690,7 @@ mod tests {
         );
         let b = state("tank/b", &[("autosnap_2027-01-15_08:00:00_daily", 60)]);
         let targets = [sanoid_default(&a), sanoid_default(&b)];
-        let r = monitor_snapshots(&targets, "autosnap", NOW);
+        let r = monitor_snapshots(&targets, &autosnap(), NOW);
         assert_eq!(
             r.line,
             "CRIT: tank/b has no hourly snapshots at all!, \
@@ -735,14 +717,14 @@ mod tests {
         let mut t = sanoid_default(&a);
         t.retention.daily = 0;
         t.retention.monthly = 0;
-        let r = monitor_snapshots(std::slice::from_ref(&t), "autosnap", NOW);
+        let r = monitor_snapshots(std::slice::from_ref(&t), &autosnap(), NOW);
         assert_eq!(
             r.line,
             "CRIT: tank/a newest hourly snapshot is 6h 0m 1s old (should be < 6h 0m 0s)"
         );
         assert_eq!(r.exit_code, 2);
         t.dont_crit = true;
-        let r = monitor_snapshots(std::slice::from_ref(&t), "autosnap", NOW);
+        let r = monitor_snapshots(std::slice::from_ref(&t), &autosnap(), NOW);
         assert_eq!(r.exit_code, 0, "message kept, status OK");
         assert!(r.line.starts_with("CRIT: tank/a"));
     }
@@ -758,18 +740,18 @@ mod tests {
             hourly: 1,
             ..Retention::default()
         };
-        let r = monitor_snapshots(std::slice::from_ref(&t), "autosnap", NOW);
+        let r = monitor_snapshots(std::slice::from_ref(&t), &autosnap(), NOW);
         assert_eq!(r.exit_code, 0, "{}", r.line);
         let a = state(
             "tank/a",
             &[("autosnap_2027-01-15_08:00:00_hourly", 90 * 60 + 1)],
         );
         t.state = &a;
-        let r = monitor_snapshots(std::slice::from_ref(&t), "autosnap", NOW);
+        let r = monitor_snapshots(std::slice::from_ref(&t), &autosnap(), NOW);
         assert_eq!(r.exit_code, 1);
         t.dont_warn = true;
         assert_eq!(
-            monitor_snapshots(std::slice::from_ref(&t), "autosnap", NOW).exit_code,
+            monitor_snapshots(std::slice::from_ref(&t), &autosnap(), NOW).exit_code,
             0
         );
     }
@@ -783,7 +765,7 @@ mod tests {
                 ("autosnap_2026-01-15_09:00:00_stopped", 399 * 86_400),
             ],
         );
-        let r = monitor_snapshots(&[sanoid_default(&a)], "autosnap", NOW);
+        let r = monitor_snapshots(&[sanoid_default(&a)], &autosnap(), NOW);
         assert_eq!(
             r.line,
             "OK: all monitored datasets (tank/vm-100-disk-0) have fresh snapshots"
@@ -798,7 +780,7 @@ mod tests {
                 ("autosnap_2026-01-16_08:00:00_hourly", 398 * 86_400),
             ],
         );
-        let r = monitor_snapshots(&[sanoid_default(&b)], "autosnap", NOW);
+        let r = monitor_snapshots(&[sanoid_default(&b)], &autosnap(), NOW);
         assert!(!r.datasets[0].stopped);
         assert_eq!(r.exit_code, 2);
     }
@@ -813,7 +795,7 @@ mod tests {
                 ("autosnap_2027-01-15_08:00:00_hourly", -(3600 + 5)),
             ],
         );
-        let r = monitor_snapshots(&[sanoid_default(&a)], "autosnap", NOW);
+        let r = monitor_snapshots(&[sanoid_default(&a)], &autosnap(), NOW);
         assert_eq!(
             r.line,
             "WARN: tank/a newest hourly snapshot is dated 1h 0m 5s in the future"
@@ -829,33 +811,32 @@ mod tests {
             ],
         );
         assert_eq!(
-            monitor_snapshots(&[sanoid_default(&b)], "autosnap", NOW).exit_code,
+            monitor_snapshots(&[sanoid_default(&b)], &autosnap(), NOW).exit_code,
             0
         );
     }
 
     #[test]
-    fn names_outside_the_scheme_are_ignored() {
-        assert_eq!(
-            kind_of("autosnap_2027-01-15_08:00:00_hourly", "autosnap"),
-            Some(Kind::Period(Period::Hourly))
+    fn other_prefixes_and_foreign_names_are_ignored() {
+        let a = state(
+            "tank/a",
+            &[
+                ("autosnap_2027-01-15_08:00:00_monthly", 60),
+                ("autosnap_2027-01-15_08:00:00_daily", 60),
+                ("autosnap_2027-01-15_08:00:00_hourly", 60),
+                ("zf_2027-01-15_08:00:00_hourly", 10 * 86_400),
+                ("autosnap_2027-01-15_08:00:00_hourlyx", 0),
+                ("syncoid_host_2027-01-15:08:00:00", 0),
+            ],
         );
+        let r = monitor_snapshots(&[sanoid_default(&a)], &autosnap(), NOW);
+        assert_eq!(r.exit_code, 0, "{}", r.line);
+        let r = monitor_snapshots(&[sanoid_default(&a)], &"zf".parse().unwrap(), NOW);
         assert_eq!(
-            kind_of("autosnap_2027-01-15_08:00:00_stopped", "autosnap"),
-            Some(Kind::Stopped)
-        );
-        for bad in [
-            "autosnap_2027-01-15_08:00:00_hourlyx",
-            "autosnap_2027-01-15_08-00-00_hourly",
-            "autosnapx_2027-01-15_08:00:00_hourly",
-            "syncoid_host_2027-01-15:08:00:00",
-            "autosnap_2027-01-15_08:00:00",
-        ] {
-            assert_eq!(kind_of(bad, "autosnap"), None, "{bad}");
-        }
-        assert_eq!(
-            kind_of("zf_2027-01-15_08:00:00_daily", "zf"),
-            Some(Kind::Period(Period::Daily))
+            r.line,
+            "CRIT: tank/a has no daily snapshots at all!, \
+             CRIT: tank/a has no monthly snapshots at all!, \
+             CRIT: tank/a newest hourly snapshot is 10d 0h 0m 0s old (should be < 6h 0m 0s)"
         );
     }
 
@@ -865,7 +846,7 @@ mod tests {
         let mut t = sanoid_default(&a);
         t.skip = true;
         let b = state("tank/parent/child", &FRESH);
-        let r = monitor_snapshots(&[t, sanoid_default(&b)], "autosnap", NOW);
+        let r = monitor_snapshots(&[t, sanoid_default(&b)], &autosnap(), NOW);
         assert_eq!(
             r.line,
             "OK: all monitored datasets (tank/parent/child) have fresh snapshots"
