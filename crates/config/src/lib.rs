@@ -25,7 +25,7 @@ pub use model::{
 pub use names::{
     AbsPath, Argv, Name, SnapshotPrefix, SshWord, UserProperty, Vmid, parse_dataset_name,
 };
-pub use policy::{DEFAULT_FREQUENT_PERIOD, Policy, Retention, Thresholds};
+pub use policy::{DEFAULT_FREQUENT_PERIOD, Policy, Retention, Schedule, Thresholds};
 pub use report::{CheckReport, check_report};
 pub use toml::Spanned;
 pub use units::{ByteSize, DurationSpec, Fraction, UnitError};

@@ -56,6 +56,10 @@ pub struct Global {
     pub timezone: Timezone,
     /// User property recording where a guest runs (`<host>` or `stopped`).
     pub running_property: UserProperty,
+    /// Pool capacity (percent used) above which `monitor capacity` warns; 0 = not checked.
+    pub capacity_warn: Spanned<u8>,
+    /// Pool capacity (percent used) above which `monitor capacity` is critical; 0 = not checked.
+    pub capacity_crit: Spanned<u8>,
 }
 
 impl Default for Global {
@@ -69,6 +73,8 @@ impl Default for Global {
             snapshot_prefix: SnapshotPrefix::default(),
             timezone: Timezone::Utc,
             running_property: UserProperty::default(),
+            capacity_warn: Spanned::new(0..0, 80),
+            capacity_crit: Spanned::new(0..0, 95),
         }
     }
 }
@@ -154,9 +160,27 @@ pub struct Template {
     pub weekly: Option<u32>,
     pub monthly: Option<u32>,
     pub yearly: Option<u32>,
+    // Preferred times (sanoid's `hourly_min` …), checked by `Config::validate`.
+    pub hourly_min: Option<Spanned<u8>>,
+    pub daily_hour: Option<Spanned<u8>>,
+    pub daily_min: Option<Spanned<u8>>,
+    pub weekly_wday: Option<Spanned<u8>>,
+    pub weekly_hour: Option<Spanned<u8>>,
+    pub weekly_min: Option<Spanned<u8>>,
+    pub monthly_mday: Option<Spanned<u8>>,
+    pub monthly_hour: Option<Spanned<u8>>,
+    pub monthly_min: Option<Spanned<u8>>,
+    pub yearly_mon: Option<Spanned<u8>>,
+    pub yearly_mday: Option<Spanned<u8>>,
+    pub yearly_hour: Option<Spanned<u8>>,
+    pub yearly_min: Option<Spanned<u8>>,
     pub autosnap: Option<bool>,
     pub autoprune: Option<bool>,
     pub monitor: Option<Monitor>,
+    /// Report warnings as text but with status OK (sanoid's `monitor_dont_warn`).
+    pub monitor_dont_warn: Option<bool>,
+    /// Report criticals as text but with status OK (sanoid's `monitor_dont_crit`).
+    pub monitor_dont_crit: Option<bool>,
 }
 
 /// `[templates.<name>.monitor]`: maximum age of the newest snapshot of each period before
@@ -285,9 +309,27 @@ pub struct DatasetConfig {
     pub weekly: Option<u32>,
     pub monthly: Option<u32>,
     pub yearly: Option<u32>,
+    // Preferred times (sanoid's `hourly_min` …), checked by `Config::validate`.
+    pub hourly_min: Option<Spanned<u8>>,
+    pub daily_hour: Option<Spanned<u8>>,
+    pub daily_min: Option<Spanned<u8>>,
+    pub weekly_wday: Option<Spanned<u8>>,
+    pub weekly_hour: Option<Spanned<u8>>,
+    pub weekly_min: Option<Spanned<u8>>,
+    pub monthly_mday: Option<Spanned<u8>>,
+    pub monthly_hour: Option<Spanned<u8>>,
+    pub monthly_min: Option<Spanned<u8>>,
+    pub yearly_mon: Option<Spanned<u8>>,
+    pub yearly_mday: Option<Spanned<u8>>,
+    pub yearly_hour: Option<Spanned<u8>>,
+    pub yearly_min: Option<Spanned<u8>>,
     pub autosnap: Option<bool>,
     pub autoprune: Option<bool>,
     pub monitor: Option<Monitor>,
+    /// Report warnings as text but with status OK (sanoid's `monitor_dont_warn`).
+    pub monitor_dont_warn: Option<bool>,
+    /// Report criticals as text but with status OK (sanoid's `monitor_dont_crit`).
+    pub monitor_dont_crit: Option<bool>,
 }
 
 /// One side of a replication: a dataset on a node.

@@ -40,6 +40,50 @@ impl Retention {
     }
 }
 
+/// Preferred snapshot times (sanoid's `hourly_min`, `daily_hour`, …), in the civil time of
+/// the configured zone. Defaults are sanoid's (`sanoid.defaults.conf`): hourly at :00, daily at
+/// 23:59, weekly on Monday 23:30, monthly on the 1st 00:00, yearly on January 1st 00:00.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Schedule {
+    pub hourly_min: u8,
+    pub daily_hour: u8,
+    pub daily_min: u8,
+    /// 0 = Sunday … 6 = Saturday (sanoid's convention).
+    pub weekly_wday: u8,
+    pub weekly_hour: u8,
+    pub weekly_min: u8,
+    /// 1..=31; a month shorter than this uses its last day.
+    pub monthly_mday: u8,
+    pub monthly_hour: u8,
+    pub monthly_min: u8,
+    /// 1 = January … 12.
+    pub yearly_mon: u8,
+    /// 1..=31 (valid for `yearly_mon`); February 29th is the 28th in common years.
+    pub yearly_mday: u8,
+    pub yearly_hour: u8,
+    pub yearly_min: u8,
+}
+
+impl Default for Schedule {
+    fn default() -> Self {
+        Self {
+            hourly_min: 0,
+            daily_hour: 23,
+            daily_min: 59,
+            weekly_wday: 1,
+            weekly_hour: 23,
+            weekly_min: 30,
+            monthly_mday: 1,
+            monthly_hour: 0,
+            monthly_min: 0,
+            yearly_mon: 1,
+            yearly_mday: 1,
+            yearly_hour: 0,
+            yearly_min: 0,
+        }
+    }
+}
+
 /// Freshness thresholds for one period's newest snapshot.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
 pub struct Thresholds {
@@ -49,12 +93,18 @@ pub struct Thresholds {
 
 /// The policy that applies to one dataset.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[allow(
+    clippy::struct_excessive_bools,
+    reason = "each bool is an independent config switch"
+)]
 pub struct Policy {
     /// The `[datasets]` entry this comes from: the dataset itself or a recursive ancestor.
     pub defined_at: DatasetName,
     pub template: Option<Name>,
     pub retention: Retention,
     pub frequent_period: Duration,
+    /// When each period's snapshot is preferred (sanoid's preferred times).
+    pub schedule: Schedule,
     pub autosnap: bool,
     pub autoprune: bool,
     pub recursive: Recursion,
@@ -62,6 +112,10 @@ pub struct Policy {
     pub process_children_only: bool,
     /// Only periods with at least one threshold are present.
     pub monitor: BTreeMap<Period, Thresholds>,
+    /// Monitoring reports warnings as text but with status OK.
+    pub monitor_dont_warn: bool,
+    /// Monitoring reports criticals as text but with status OK.
+    pub monitor_dont_crit: bool,
     pub pre_snapshot: Option<Hook>,
     pub post_snapshot: Option<Hook>,
     pub guests: GuestMode,
@@ -87,6 +141,84 @@ fn thresholds(blocks: [Option<&Monitor>; 2]) -> BTreeMap<Period, Thresholds> {
     out
 }
 
+type TimeField<T> = fn(&T) -> Option<&toml::Spanned<u8>>;
+
+fn schedule(ds: &DatasetConfig, tpl: Option<&Template>) -> Schedule {
+    let pick = |own: TimeField<DatasetConfig>, t: TimeField<Template>, default: u8| {
+        own(ds)
+            .or_else(|| tpl.and_then(t))
+            .map_or(default, |v| *v.get_ref())
+    };
+    let d = Schedule::default();
+    Schedule {
+        hourly_min: pick(
+            |x| x.hourly_min.as_ref(),
+            |x| x.hourly_min.as_ref(),
+            d.hourly_min,
+        ),
+        daily_hour: pick(
+            |x| x.daily_hour.as_ref(),
+            |x| x.daily_hour.as_ref(),
+            d.daily_hour,
+        ),
+        daily_min: pick(
+            |x| x.daily_min.as_ref(),
+            |x| x.daily_min.as_ref(),
+            d.daily_min,
+        ),
+        weekly_wday: pick(
+            |x| x.weekly_wday.as_ref(),
+            |x| x.weekly_wday.as_ref(),
+            d.weekly_wday,
+        ),
+        weekly_hour: pick(
+            |x| x.weekly_hour.as_ref(),
+            |x| x.weekly_hour.as_ref(),
+            d.weekly_hour,
+        ),
+        weekly_min: pick(
+            |x| x.weekly_min.as_ref(),
+            |x| x.weekly_min.as_ref(),
+            d.weekly_min,
+        ),
+        monthly_mday: pick(
+            |x| x.monthly_mday.as_ref(),
+            |x| x.monthly_mday.as_ref(),
+            d.monthly_mday,
+        ),
+        monthly_hour: pick(
+            |x| x.monthly_hour.as_ref(),
+            |x| x.monthly_hour.as_ref(),
+            d.monthly_hour,
+        ),
+        monthly_min: pick(
+            |x| x.monthly_min.as_ref(),
+            |x| x.monthly_min.as_ref(),
+            d.monthly_min,
+        ),
+        yearly_mon: pick(
+            |x| x.yearly_mon.as_ref(),
+            |x| x.yearly_mon.as_ref(),
+            d.yearly_mon,
+        ),
+        yearly_mday: pick(
+            |x| x.yearly_mday.as_ref(),
+            |x| x.yearly_mday.as_ref(),
+            d.yearly_mday,
+        ),
+        yearly_hour: pick(
+            |x| x.yearly_hour.as_ref(),
+            |x| x.yearly_hour.as_ref(),
+            d.yearly_hour,
+        ),
+        yearly_min: pick(
+            |x| x.yearly_min.as_ref(),
+            |x| x.yearly_min.as_ref(),
+            d.yearly_min,
+        ),
+    }
+}
+
 fn merge(defined_at: &DatasetName, ds: &DatasetConfig, tpl: Option<&Template>) -> Policy {
     let tpl_or = |f: fn(&Template) -> Option<u32>| tpl.and_then(f);
     let count =
@@ -110,11 +242,20 @@ fn merge(defined_at: &DatasetName, ds: &DatasetConfig, tpl: Option<&Template>) -
             .as_ref()
             .or_else(|| tpl.and_then(|t| t.frequent_period.as_ref()))
             .map_or(DEFAULT_FREQUENT_PERIOD, |p| p.get_ref().get()),
+        schedule: schedule(ds, tpl),
         autosnap: flag(ds.autosnap, |t| t.autosnap),
         autoprune: flag(ds.autoprune, |t| t.autoprune),
         recursive: ds.recursive.unwrap_or_default(),
         process_children_only: ds.process_children_only.unwrap_or(false),
         monitor: thresholds([ds.monitor.as_ref(), tpl.and_then(|t| t.monitor.as_ref())]),
+        monitor_dont_warn: ds
+            .monitor_dont_warn
+            .or_else(|| tpl.and_then(|t| t.monitor_dont_warn))
+            .unwrap_or(false),
+        monitor_dont_crit: ds
+            .monitor_dont_crit
+            .or_else(|| tpl.and_then(|t| t.monitor_dont_crit))
+            .unwrap_or(false),
         pre_snapshot: ds.pre_snapshot.clone(),
         post_snapshot: ds.post_snapshot.clone(),
         guests: ds.guests.unwrap_or_default(),

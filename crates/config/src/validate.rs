@@ -4,19 +4,65 @@
 //! Every check runs; all problems are returned, each located at the offending value.
 
 use std::collections::BTreeSet;
-use std::ops::Range;
+use std::ops::{Range, RangeInclusive};
 use std::time::Duration;
 
 use toml::Spanned;
 use zferry_zfs::DatasetName;
 
 use crate::error::{ConfigError, Diagnostic, did_you_mean};
-use crate::model::{Config, Endpoint, Job, Monitor, Period, Placement, Service};
+use crate::model::{
+    Config, DatasetConfig, Endpoint, Job, Monitor, Period, Placement, Service, Template,
+};
 use crate::names::Name;
 use crate::units::DurationSpec;
 
 const MIN_FREQUENT_PERIOD: Duration = Duration::from_mins(1);
 const MAX_FREQUENT_PERIOD: Duration = Duration::from_hours(1);
+
+/// The preferred-time keys in effect for one entry: its own, else its template's. Range
+/// errors in a template are reported once, at the template (the entry's own keys only).
+struct Times<'a> {
+    hourly_min: Option<&'a Spanned<u8>>,
+    daily_hour: Option<&'a Spanned<u8>>,
+    daily_min: Option<&'a Spanned<u8>>,
+    weekly_wday: Option<&'a Spanned<u8>>,
+    weekly_hour: Option<&'a Spanned<u8>>,
+    weekly_min: Option<&'a Spanned<u8>>,
+    monthly_mday: Option<&'a Spanned<u8>>,
+    monthly_hour: Option<&'a Spanned<u8>>,
+    monthly_min: Option<&'a Spanned<u8>>,
+    yearly_mon: Option<&'a Spanned<u8>>,
+    yearly_mday: Option<&'a Spanned<u8>>,
+    yearly_hour: Option<&'a Spanned<u8>>,
+    yearly_min: Option<&'a Spanned<u8>>,
+}
+
+impl<'a> Times<'a> {
+    fn of(ds: Option<&'a DatasetConfig>, tpl: Option<&'a Template>) -> Self {
+        macro_rules! pick {
+            ($f:ident) => {
+                ds.and_then(|d| d.$f.as_ref())
+                    .or_else(|| tpl.and_then(|t| t.$f.as_ref()))
+            };
+        }
+        Times {
+            hourly_min: pick!(hourly_min),
+            daily_hour: pick!(daily_hour),
+            daily_min: pick!(daily_min),
+            weekly_wday: pick!(weekly_wday),
+            weekly_hour: pick!(weekly_hour),
+            weekly_min: pick!(weekly_min),
+            monthly_mday: pick!(monthly_mday),
+            monthly_hour: pick!(monthly_hour),
+            monthly_min: pick!(monthly_min),
+            yearly_mon: pick!(yearly_mon),
+            yearly_mday: pick!(yearly_mday),
+            yearly_hour: pick!(yearly_hour),
+            yearly_min: pick!(yearly_min),
+        }
+    }
+}
 
 struct Checker<'a> {
     config: &'a Config,
@@ -63,11 +109,111 @@ impl Checker<'_> {
     }
 
     fn global(&mut self) {
+        let g = &self.config.global;
+        for (key, v) in [
+            ("capacity-warn", &g.capacity_warn),
+            ("capacity-crit", &g.capacity_crit),
+        ] {
+            self.in_range(
+                key,
+                Some(v),
+                0..=100,
+                "a percentage of the pool's size; 0 = not checked",
+            );
+        }
+        let (warn, crit) = (*g.capacity_warn.get_ref(), *g.capacity_crit.get_ref());
+        if warn > 0 && crit > 0 && warn >= crit && crit <= 100 {
+            self.push(
+                &g.capacity_warn.span(),
+                format!("capacity-warn ({warn}) must be below capacity-crit ({crit})"),
+                "e.g. capacity-warn = 80, capacity-crit = 95".to_owned(),
+            );
+        }
         let Some(host) = &self.config.global.hostname else {
             return;
         };
         if !self.config.nodes.is_empty() {
             self.node_exists(host, "global.hostname");
+        }
+    }
+
+    fn in_range(
+        &mut self,
+        key: &str,
+        value: Option<&Spanned<u8>>,
+        range: RangeInclusive<u8>,
+        meaning: &str,
+    ) {
+        let Some(v) = value else { return };
+        if !range.contains(v.get_ref()) {
+            self.push(
+                &v.span(),
+                format!(
+                    "{key} = {} is out of range {}..={}",
+                    v.get_ref(),
+                    range.start(),
+                    range.end()
+                ),
+                meaning.to_owned(),
+            );
+        }
+    }
+
+    /// Preferred times: each field in its range, and yearly-mday a day of yearly-mon.
+    fn preferred_times(&mut self, t: &Times<'_>) {
+        const MIN: RangeInclusive<u8> = 0..=59;
+        const HOUR: RangeInclusive<u8> = 0..=23;
+        let fields = [
+            ("hourly-min", t.hourly_min, MIN, "minute of the hour"),
+            ("daily-hour", t.daily_hour, HOUR, "hour of the day"),
+            ("daily-min", t.daily_min, MIN, "minute of the hour"),
+            (
+                "weekly-wday",
+                t.weekly_wday,
+                0..=6,
+                "day of the week, 0 = Sunday … 6 = Saturday",
+            ),
+            ("weekly-hour", t.weekly_hour, HOUR, "hour of the day"),
+            ("weekly-min", t.weekly_min, MIN, "minute of the hour"),
+            (
+                "monthly-mday",
+                t.monthly_mday,
+                1..=31,
+                "day of the month; short months use their last day",
+            ),
+            ("monthly-hour", t.monthly_hour, HOUR, "hour of the day"),
+            ("monthly-min", t.monthly_min, MIN, "minute of the hour"),
+            (
+                "yearly-mon",
+                t.yearly_mon,
+                1..=12,
+                "month, 1 = January … 12",
+            ),
+            ("yearly-mday", t.yearly_mday, 1..=31, "day of the month"),
+            ("yearly-hour", t.yearly_hour, HOUR, "hour of the day"),
+            ("yearly-min", t.yearly_min, MIN, "minute of the hour"),
+        ];
+        for (key, value, range, meaning) in fields {
+            self.in_range(key, value, range, meaning);
+        }
+        let (Some(mon), Some(mday)) = (t.yearly_mon, t.yearly_mday) else {
+            return;
+        };
+        let last = match *mon.get_ref() {
+            2 => 29,
+            4 | 6 | 9 | 11 => 30,
+            _ => 31,
+        };
+        if (1..=12).contains(mon.get_ref()) && *mday.get_ref() > last {
+            self.push(
+                &mday.span(),
+                format!(
+                    "yearly-mday = {} does not exist in month {}",
+                    mday.get_ref(),
+                    mon.get_ref()
+                ),
+                format!("month {} has at most {last} days", mon.get_ref()),
+            );
         }
     }
 
@@ -116,6 +262,7 @@ impl Checker<'_> {
     fn templates(&mut self) {
         for t in self.config.templates.values() {
             self.frequent_period(t.frequent_period.as_ref());
+            self.preferred_times(&Times::of(None, Some(t)));
             self.monitor(&[t.monitor.as_ref()]);
         }
     }
@@ -124,6 +271,11 @@ impl Checker<'_> {
         let templates = &self.config.templates;
         for ds in self.config.datasets.values() {
             self.frequent_period(ds.frequent_period.as_ref());
+            let tpl = ds
+                .use_template
+                .as_ref()
+                .and_then(|n| templates.get(n.get_ref().as_str()));
+            self.preferred_times(&Times::of(Some(ds), tpl));
             let template = match &ds.use_template {
                 None => None,
                 Some(name) => {

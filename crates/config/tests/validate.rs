@@ -281,6 +281,84 @@ fn parse_errors_carry_path_line_column_and_hint() {
     assert_eq!(
         err.to_string(),
         "/etc/zferry/zferry.toml:4:1: unknown field `state-dirr` in [global]; expected one of \
-         hostname, state-dir, lock-dir, snapshot-prefix, timezone, running-property\n  hint: did you mean `state-dir`?"
+         hostname, state-dir, lock-dir, snapshot-prefix, timezone, running-property, capacity-warn, capacity-crit\n  hint: did you mean `state-dir`?"
+    );
+}
+
+#[test]
+fn preferred_times_default_to_sanoid_and_merge_like_counts() {
+    let c = parse(
+        r#"
+[templates.t]
+daily = 7
+daily-hour = 2
+weekly-wday = 0
+monitor-dont-warn = true
+[datasets."tank/a"]
+use-template = "t"
+daily-min = 15
+weekly-wday = 6
+monitor-dont-crit = true
+"#,
+    )
+    .unwrap();
+    let p = c.effective_policy(&"tank/a".parse().unwrap()).unwrap();
+    let s = p.schedule;
+    assert_eq!((s.daily_hour, s.daily_min), (2, 15));
+    assert_eq!(s.weekly_wday, 6);
+    assert_eq!((s.weekly_hour, s.weekly_min), (23, 30));
+    assert_eq!(s.hourly_min, 0);
+    assert_eq!((s.monthly_mday, s.monthly_hour, s.monthly_min), (1, 0, 0));
+    assert_eq!(
+        (s.yearly_mon, s.yearly_mday, s.yearly_hour, s.yearly_min),
+        (1, 1, 0, 0)
+    );
+    assert!(p.monitor_dont_warn && p.monitor_dont_crit);
+    assert_eq!(zferry_config::Schedule::default().daily_hour, 23);
+    assert_eq!(zferry_config::Schedule::default().daily_min, 59);
+}
+
+#[test]
+fn capacity_thresholds_default_and_validate() {
+    let c = parse("").unwrap();
+    assert_eq!(
+        (
+            *c.global.capacity_warn.get_ref(),
+            *c.global.capacity_crit.get_ref()
+        ),
+        (80, 95)
+    );
+    let c = parse("[global]\ncapacity-warn = 0\ncapacity-crit = 90\n").unwrap();
+    assert_eq!(*c.global.capacity_warn.get_ref(), 0);
+    let p = problems("[global]\ncapacity-warn = 96\n");
+    assert_eq!(p.len(), 1, "{p:?}");
+    assert!(p[0].contains("2:17"), "{p:?}");
+    assert!(
+        p[0].contains("capacity-warn (96) must be below capacity-crit (95)"),
+        "{p:?}"
+    );
+    let p = problems("[global]\ncapacity-crit = 101\n");
+    assert!(
+        p[0].contains("capacity-crit = 101 is out of range 0..=100"),
+        "{p:?}"
+    );
+}
+
+#[test]
+fn preferred_times_out_of_range_are_located() {
+    let p = problems(
+        "[templates.t]\nhourly-min = 60\nweekly-wday = 7\nmonthly-mday = 0\nyearly-mon = 13\n",
+    );
+    assert_eq!(p.len(), 4, "{p:?}");
+    assert!(p[0].contains("2:14") && p[0].contains("hourly-min = 60 is out of range 0..=59"));
+    assert!(p[1].contains("3:15") && p[1].contains("weekly-wday = 7 is out of range 0..=6"));
+    assert!(p[2].contains("monthly-mday = 0 is out of range 1..=31"));
+    assert!(p[3].contains("yearly-mon = 13 is out of range 1..=12"));
+    // February 29th is accepted (it is the 28th in common years); the 30th is not.
+    parse("[templates.t]\nyearly-mon = 2\nyearly-mday = 29\n").unwrap();
+    let p = problems("[templates.t]\nyearly-mon = 2\nyearly-mday = 30\n");
+    assert!(
+        p[0].contains("yearly-mday = 30 does not exist in month 2"),
+        "{p:?}"
     );
 }
