@@ -11,6 +11,7 @@
 //!   stopping guest gets `label:running=stopped` and one final `_stopped` snapshot.
 //! - [`hooks`]: pre/post snapshot commands.
 //! - [`monitor`]: Nagios checks (snapshot freshness, pool health, capacity), sanoid-compatible.
+//! - [`sanoid_import`]: converts a sanoid.conf into zferry TOML and reports what it cannot.
 
 pub mod execute;
 pub mod guest;
@@ -18,6 +19,7 @@ pub mod hooks;
 pub mod lua;
 pub mod model;
 pub mod monitor;
+pub mod sanoid_import;
 pub mod naming;
 pub mod state;
 pub mod restore;
