@@ -3,8 +3,9 @@
 //! Functional core, imperative shell:
 //! - [`model`]: what the planner sees (datasets, snapshots, holds, cursors) and what it
 //!   decides ([`model::Plan`], every item with its reason). Plain data.
-//! - planning (pure, `now` injected): [`naming`] (sanoid-compatible names); which snapshots
-//!   are due, which may be pruned.
+//! - planning (pure, `now` injected): [`naming`] (sanoid-compatible names), [`schedule`]
+//!   (sanoid's preferred times in civil time, DST-safe), [`planner`] (which snapshots are
+//!   due, which may be pruned, each with its reason).
 //! - execution (thin): one `zfs list` per pool in ([`state`]), one `zfs program` per pool
 //!   out ([`lua`], [`execute`]), with a plain `zfs snapshot`/`zfs destroy` fallback.
 //! - [`guest`]: running-guest mode (Proxmox): only running guests get policy snapshots, a
@@ -19,7 +20,8 @@ pub mod hooks;
 pub mod lua;
 pub mod model;
 pub mod monitor;
-pub mod sanoid_import;
 pub mod naming;
-pub mod state;
+pub mod schedule;
 pub mod restore;
+pub mod sanoid_import;
+pub mod state;
