@@ -13,8 +13,7 @@ mount -t sysfs sysfs /sys
 mkdir -p /dev/pts /dev/shm
 mount -t devpts -o gid=5,mode=620,ptmxmode=666 devpts /dev/pts
 mount -t tmpfs tmpfs /dev/shm
-mount -t tmpfs -o mode=0755 tmpfs /run
-mount -t tmpfs -o mode=1777 tmpfs /tmp
+# /tmp and /run are tmpfs mounted by the initramfs, before the shares that may live inside.
 mkdir -p /run/lock /var/tmp
 hostname zferry-lab
 

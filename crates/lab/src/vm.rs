@@ -22,7 +22,7 @@ use crate::client::Client;
 use crate::cpio::{Archive, Entry};
 
 /// Bump when the initramfs layout or its `/init` changes, so cached images are rebuilt.
-const INITRAMFS_VERSION: u32 = 2;
+const INITRAMFS_VERSION: u32 = 3;
 /// Modules the initramfs needs before it can reach the host's root filesystem.
 const EARLY_MODULES: &[&str] = &["virtio_pci", "9pnet_virtio", "9p", "overlay"];
 /// The agent's port inside the guest.
@@ -565,6 +565,10 @@ mount -t tmpfs -o mode=0755 tmpfs /rw
 mkdir -p /rw/upper /rw/work
 mount -t overlay overlay -o lowerdir=/lower,upperdir=/rw/upper,workdir=/rw/work /newroot \
     || fail "mounting the overlay root"
+# The guest's own /tmp and /run come first: a share may live under them (CI clones into
+# /tmp), and mounting them later would hide it.
+mount -t tmpfs -o mode=1777 tmpfs /newroot/tmp
+mount -t tmpfs -o mode=0755 tmpfs /newroot/run
 mkdir -p "/newroot$REPO"
 mount -t 9p -o "$OPTS" repo "/newroot$REPO" || fail "mounting the repository over 9p"
 n=0
