@@ -21,6 +21,7 @@ pub mod lua;
 pub mod model;
 pub mod monitor;
 pub mod naming;
+pub mod planner;
 pub mod schedule;
 pub mod restore;
 pub mod sanoid_import;

@@ -59,6 +59,8 @@ pub struct Create {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Destroy {
     pub snapshot: SnapshotName,
+    /// The period it was counted in; for a `_stopped` snapshot, the period whose
+    /// count × length is the policy's longest window (see `planner`).
     pub period: Period,
     pub reason: String,
 }
