@@ -49,6 +49,11 @@ pub enum Command {
         #[command(subcommand)]
         command: ConfigCommand,
     },
+    /// Proxmox VMA backup archives (.vma, .vma.zst, .vma.gz, .vma.lzo; `-` = stdin).
+    Vma {
+        #[command(subcommand)]
+        command: VmaCommand,
+    },
     /// Snapshots: list, roll back, clone for inspection.
     Snap {
         #[command(subcommand)]
@@ -122,6 +127,47 @@ pub enum ConfigCommand {
 #[derive(Debug, Args)]
 pub struct CheckArgs {
     /// Print JSON instead of text.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum VmaCommand {
+    /// Print the archive's configs and devices (like PVE's `vma list`).
+    List(VmaFileArgs),
+    /// Print a config file stored in the archive (default: the guest's `.conf`).
+    Config(VmaConfigArgs),
+    /// Read the whole archive and check every checksum and cluster; exit 1 if damaged.
+    Verify(VmaFileArgs),
+    /// Write sparse `disk-<device>.raw` images and the config files into a new directory.
+    Extract(VmaExtractArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct VmaFileArgs {
+    /// The archive (`-` for standard input).
+    pub file: String,
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct VmaConfigArgs {
+    /// The archive (`-` for standard input).
+    pub file: String,
+    /// Config name, e.g. `qemu-server.conf`.
+    #[arg(short = 'c', long = "config-name")]
+    pub name: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct VmaExtractArgs {
+    /// The archive (`-` for standard input).
+    pub file: String,
+    /// Target directory; must not exist.
+    pub dir: String,
+    /// Print JSON.
     #[arg(long)]
     pub json: bool,
 }

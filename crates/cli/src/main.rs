@@ -8,6 +8,7 @@ mod logging;
 mod output;
 mod snap_cmd;
 mod status;
+mod vma_cmd;
 
 use std::process::ExitCode;
 
@@ -33,6 +34,7 @@ fn main() -> ExitCode {
         Command::Config {
             command: ConfigCommand::Check(args),
         } => config_cmd::check(&cli, args),
+        Command::Vma { command } => vma_cmd::run(command),
         Command::Snap { command } => match command {
             SnapCommand::List(args) => snap_cmd::list(args),
             SnapCommand::Rollback(args) => snap_cmd::rollback(args),

@@ -1,5 +1,6 @@
 //! `zferry snap list|rollback|clone`: restore helpers (M8).
 
+use std::fmt::Write as _;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context, Result};
@@ -109,13 +110,14 @@ pub fn rollback(args: &RollbackArgs) -> Result<u8> {
             plan.flag.arg().unwrap_or("no newer snapshots")
         );
         for item in plan.destroyed_items() {
-            text.push_str(&format!("  {item}\n"));
+            let _ = writeln!(text, "  {item}");
         }
         if let Some(bytes) = plan.unsnapshotted_bytes.filter(|b| *b > 0) {
-            text.push_str(&format!(
-                "  discard {} written since the newest snapshot\n",
+            let _ = writeln!(
+                text,
+                "  discard {} written since the newest snapshot",
                 human::bytes(bytes)
-            ));
+            );
         }
         output::text(&text)?;
     }

@@ -105,3 +105,60 @@ fn a_reader_closing_stdout_early_is_not_a_crash() {
     assert!(!err.contains("panicked"), "{err}");
     assert_eq!(out.status.code(), Some(0), "{err}");
 }
+
+const GOLDEN: &str = "crates/vma/tests/golden";
+
+#[test]
+fn vma_list_reads_every_compression_the_same() {
+    let plain = zferry(&["vma", "list", &format!("{GOLDEN}/golden.vma")]);
+    assert!(
+        plain.status.success(),
+        "{}",
+        String::from_utf8_lossy(&plain.stderr)
+    );
+    let text = String::from_utf8(plain.stdout).unwrap();
+    assert!(
+        text.contains("DEV: dev_id=1 size: 204800 devname: drive-scsi0"),
+        "{text}"
+    );
+    for ext in ["zst", "gz", "lzo"] {
+        let out = zferry(&["vma", "list", &format!("{GOLDEN}/golden.vma.{ext}")]);
+        assert_eq!(
+            String::from_utf8(out.stdout).unwrap(),
+            text,
+            ".{ext} lists differently"
+        );
+    }
+}
+
+#[test]
+fn vma_verify_reports_damage_with_exit_1_and_the_offset() {
+    let good = zferry(&[
+        "vma",
+        "verify",
+        "--json",
+        &format!("{GOLDEN}/golden.vma.zst"),
+    ]);
+    assert_eq!(good.status.code(), Some(0));
+    let v: serde_json::Value = serde_json::from_slice(&good.stdout).unwrap();
+    assert_eq!(v["devices"][1]["zero_blocks"], 1022);
+
+    let mut bytes = std::fs::read(
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../..")
+            .join(GOLDEN)
+            .join("golden.vma"),
+    )
+    .unwrap();
+    let mid = bytes.len() / 2;
+    bytes.truncate(mid);
+    let dir = std::env::temp_dir().join(format!("zferry-vma-test-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let damaged = dir.join("cut.vma");
+    std::fs::write(&damaged, &bytes).unwrap();
+    let out = zferry(&["vma", "verify", damaged.to_str().unwrap()]);
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("damaged") && err.contains("offset"), "{err}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -179,21 +179,21 @@ pub fn clone_argv(snapshot: &SnapshotName, new: &DatasetName, writable: bool) ->
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::fmt::Write as _;
     use zferry_zfs::parse_list;
 
     /// Rows of `zfs list -H -p -o name,type,guid,createtxg,creation,used,referenced,written`.
     fn objects(rows: &[(&str, &str, u64)]) -> Vec<ZfsObject> {
-        let text: String = rows
-            .iter()
-            .enumerate()
-            .map(|(i, (name, kind, txg))| {
-                let written = if *kind == "filesystem" { "4096" } else { "0" };
-                format!(
-                    "{name}\t{kind}\t{}\t{txg}\t1700000000\t0\t0\t{written}\n",
-                    100 + i
-                )
-            })
-            .collect();
+        let mut text = String::new();
+        for (i, (name, kind, txg)) in rows.iter().enumerate() {
+            let written = if *kind == "filesystem" { "4096" } else { "0" };
+            let guid = 100 + i;
+            writeln!(
+                text,
+                "{name}\t{kind}\t{guid}\t{txg}\t1700000000\t0\t0\t{written}"
+            )
+            .unwrap();
+        }
         parse_list(&text, &[]).unwrap()
     }
 
