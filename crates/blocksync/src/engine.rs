@@ -12,8 +12,9 @@ use std::time::Instant;
 use crate::apply::Applier;
 use crate::{Error, Options, Report};
 
-/// Chunks in flight per stream (source and each target reader).
-const DEPTH: usize = 4;
+/// Chunks in flight per stream (source and each target reader): slack for a reader or comparer
+/// that the scheduler holds back on a busy host; 8 × 256 KiB = 2 MiB.
+const DEPTH: usize = 8;
 
 /// A filled buffer and how many of its bytes are valid.
 type Filled = Result<(Vec<u8>, usize), Error>;
@@ -23,6 +24,10 @@ type Filled = Result<(Vec<u8>, usize), Error>;
 /// The target is a regular file (grown or truncated to the source size at the end) or a block
 /// device (must be at least the source size; a longer device keeps its tail). The source is read
 /// to its end exactly once.
+///
+/// Not atomic: after an error the target holds a mix of old and new blocks and keeps its old
+/// size. Callers that need all-or-nothing wrap the sync in a snapshot and roll back (the ingest
+/// does, on ZFS).
 pub fn sync<R: Read + Send>(source: R, target: &File, opts: &Options) -> Result<Report, Error> {
     let started = Instant::now();
     let mut applier = Applier::new(target, opts)?;
