@@ -54,7 +54,12 @@ pub enum Command {
         #[command(subcommand)]
         command: VmaCommand,
     },
-    /// Snapshots: list, roll back, clone for inspection.
+    /// Nagios/Icinga checks (same lines and exit codes as `sanoid --monitor-*`).
+    Monitor {
+        #[command(subcommand)]
+        command: MonitorCommand,
+    },
+    /// Snapshots: policy runs, list, roll back, clone for inspection, import from sanoid.
     Snap {
         #[command(subcommand)]
         command: SnapCommand,
@@ -63,6 +68,10 @@ pub enum Command {
 
 #[derive(Debug, Subcommand)]
 pub enum SnapCommand {
+    /// Take due snapshots and prune expired ones for every configured dataset, once.
+    Run(SnapRunArgs),
+    /// Convert a sanoid.conf to zferry configuration (printed); lists what cannot be converted.
+    ImportSanoid(ImportSanoidArgs),
     /// List snapshots (of the given datasets, or all), oldest first per dataset.
     List(ListArgs),
     /// Roll a dataset back to a snapshot. Refuses when newer snapshots, bookmarks or clones
@@ -170,4 +179,58 @@ pub struct VmaExtractArgs {
     /// Print JSON.
     #[arg(long)]
     pub json: bool,
+}
+
+#[derive(Debug, Args)]
+#[allow(clippy::struct_excessive_bools)] // independent command-line switches
+pub struct SnapRunArgs {
+    /// Show the plan with reasons; change nothing.
+    #[arg(long, short = 'n')]
+    pub dry_run: bool,
+    /// Print the plan and results as JSON.
+    #[arg(long)]
+    pub json: bool,
+    /// Plan as if it were this time (RFC 3339, e.g. 2026-11-21T14:00:00Z): try policies.
+    #[arg(long)]
+    pub now: Option<String>,
+    /// Use plain `zfs snapshot`/`zfs destroy` instead of channel programs.
+    #[arg(long)]
+    pub no_channel_programs: bool,
+    /// Take no snapshots this run (runtime override of autosnap).
+    #[arg(long)]
+    pub no_autosnap: bool,
+    /// Prune nothing this run (runtime override of autoprune).
+    #[arg(long)]
+    pub no_autoprune: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ImportSanoidArgs {
+    /// The sanoid configuration, e.g. /etc/sanoid/sanoid.conf.
+    pub sanoid_conf: String,
+    /// sanoid.defaults.conf (default: beside the config, else /usr/share/sanoid/).
+    #[arg(long)]
+    pub defaults: Option<String>,
+    /// Print the result (TOML text and report) as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum MonitorCommand {
+    /// Every monitored dataset has a fresh snapshot of each period (sanoid --monitor-snapshots).
+    Snapshots(MonitorArgs),
+    /// Pool and device health (sanoid --monitor-health).
+    Health(MonitorArgs),
+    /// Pool capacity against global.capacity-warn/-crit, default 80/95 % (sanoid --monitor-capacity).
+    Capacity(MonitorArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct MonitorArgs {
+    /// Print JSON instead of the Nagios line (the exit code is the same).
+    #[arg(long)]
+    pub json: bool,
+    /// Pools to check (health, capacity); default: the configured datasets' pools, else all.
+    pub pools: Vec<String>,
 }

@@ -5,8 +5,10 @@ mod cli;
 mod config_cmd;
 mod human;
 mod logging;
+mod monitor_cmd;
 mod output;
 mod snap_cmd;
+mod snap_run;
 mod status;
 mod vma_cmd;
 
@@ -35,7 +37,10 @@ fn main() -> ExitCode {
             command: ConfigCommand::Check(args),
         } => config_cmd::check(&cli, args),
         Command::Vma { command } => vma_cmd::run(command),
+        Command::Monitor { command } => monitor_cmd::run(&cli, command),
         Command::Snap { command } => match command {
+            SnapCommand::Run(args) => snap_run::snap_run(&cli, args),
+            SnapCommand::ImportSanoid(args) => snap_run::import_sanoid(args),
             SnapCommand::List(args) => snap_cmd::list(args),
             SnapCommand::Rollback(args) => snap_cmd::rollback(args),
             SnapCommand::Clone(args) => snap_cmd::clone(args),

@@ -56,6 +56,9 @@ pub struct Global {
     pub timezone: Timezone,
     /// User property recording where a guest runs (`<host>` or `stopped`).
     pub running_property: UserProperty,
+    /// Command printing the guests as `pvesh get /cluster/resources --type vm
+    /// --output-format json` does (the default when unset).
+    pub guest_command: Option<Argv>,
     /// Pool capacity (percent used) above which `monitor capacity` warns; 0 = not checked.
     pub capacity_warn: Spanned<u8>,
     /// Pool capacity (percent used) above which `monitor capacity` is critical; 0 = not checked.
@@ -73,6 +76,7 @@ impl Default for Global {
             snapshot_prefix: SnapshotPrefix::default(),
             timezone: Timezone::Utc,
             running_property: UserProperty::default(),
+            guest_command: None,
             capacity_warn: Spanned::new(0..0, 80),
             capacity_crit: Spanned::new(0..0, 95),
         }

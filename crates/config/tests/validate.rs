@@ -281,7 +281,7 @@ fn parse_errors_carry_path_line_column_and_hint() {
     assert_eq!(
         err.to_string(),
         "/etc/zferry/zferry.toml:4:1: unknown field `state-dirr` in [global]; expected one of \
-         hostname, state-dir, lock-dir, snapshot-prefix, timezone, running-property, capacity-warn, capacity-crit\n  hint: did you mean `state-dir`?"
+         hostname, state-dir, lock-dir, snapshot-prefix, timezone, running-property, guest-command, capacity-warn, capacity-crit\n  hint: did you mean `state-dir`?"
     );
 }
 

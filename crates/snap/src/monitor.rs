@@ -119,8 +119,8 @@ impl<'a> MonitorTarget<'a> {
             state,
             retention: policy.retention,
             thresholds: policy.monitor.clone(),
-            dont_warn: false,
-            dont_crit: false,
+            dont_warn: policy.monitor_dont_warn,
+            dont_crit: policy.monitor_dont_crit,
             skip: policy.process_children_only && policy.defined_at == state.name,
         }
     }

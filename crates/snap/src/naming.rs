@@ -119,21 +119,25 @@ impl SnapName {
     }
 }
 
-impl fmt::Display for SnapName {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+impl SnapName {
+    /// The time part as written in names: `YYYY-MM-DD_HH:MM:SS`.
+    pub fn stamp(&self) -> String {
         let t = self.taken_at;
-        write!(
-            f,
-            "{}_{:04}-{:02}-{:02}_{:02}:{:02}:{:02}_{}",
-            self.prefix.as_str(),
+        format!(
+            "{:04}-{:02}-{:02}_{:02}:{:02}:{:02}",
             t.year(),
             t.month(),
             t.day(),
             t.hour(),
             t.minute(),
-            t.second(),
-            self.kind
+            t.second()
         )
+    }
+}
+
+impl fmt::Display for SnapName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}_{}_{}", self.prefix.as_str(), self.stamp(), self.kind)
     }
 }
 
