@@ -1,0 +1,77 @@
+//! What one backup dataset holds (and so each of its snapshots):
+//!
+//! ```text
+//! <mountpoint>/disk-<devname>.raw   one sparse image per VMA device, sized to the device
+//! <mountpoint>/<config blob name>   qemu-server.conf, qemu-server.fw, … as in the archive
+//! <mountpoint>/vzdump.log           the archive's `.log` next to it, if there was one
+//! <mountpoint>/vzdump.notes         the archive's `.notes`, if there was one
+//! <mountpoint>/zferry-backup.json   the manifest: device order and sizes, config names
+//! ```
+//!
+//! The manifest exists because a VMA's device order and ids, its uuid and ctime, and which
+//! files are config blobs cannot be recovered from file names alone; restore rebuilds the
+//! header from it.
+
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::Error;
+
+/// Manifest file name.
+pub const MANIFEST: &str = "zferry-backup.json";
+/// Copied vzdump log.
+pub const LOG: &str = "vzdump.log";
+/// Copied vzdump notes.
+pub const NOTES: &str = "vzdump.notes";
+
+/// One device of the archive, in header order (device id = position + 1).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ManifestDevice {
+    pub name: String,
+    pub size: u64,
+}
+
+/// The manifest stored with each backup.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Manifest {
+    pub format: u32,
+    pub vmid: u32,
+    pub time: String,
+    pub archive: String,
+    pub uuid: String,
+    pub ctime: i64,
+    pub devices: Vec<ManifestDevice>,
+    pub configs: Vec<String>,
+}
+
+impl Manifest {
+    /// Reads and parses `dir/zferry-backup.json`.
+    pub fn read(dir: &Path) -> Result<Self, Error> {
+        let path = dir.join(MANIFEST);
+        let bad = |reason: String| Error::Manifest {
+            path: path.clone(),
+            reason,
+        };
+        let text = std::fs::read(&path).map_err(|e| bad(e.to_string()))?;
+        let m: Manifest = serde_json::from_slice(&text).map_err(|e| bad(e.to_string()))?;
+        if m.format != 1 {
+            return Err(bad(format!("unknown format {}", m.format)));
+        }
+        Ok(m)
+    }
+}
+
+/// A config blob name that is safe to store as a plain file next to the images and does not
+/// collide with the files this layout reserves.
+pub fn check_blob_name(name: &str) -> Result<(), Error> {
+    let reserved = name == MANIFEST
+        || name == LOG
+        || name == NOTES
+        || name.starts_with("disk-")
+        || name.starts_with('.');
+    if reserved || zferry_vma::header::check_name(name).is_err() {
+        return Err(Error::BadBlobName(name.to_owned()));
+    }
+    Ok(())
+}

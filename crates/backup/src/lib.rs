@@ -1,0 +1,28 @@
+//! Space-efficient storage of Proxmox vzdump backups on ZFS (M18–M21, seed 004).
+//!
+//! Each guest gets one dataset `<root>/<vmid>` holding its raw disk images; each backup is
+//! one snapshot `@YYYY_MM_DD-HH_MM_SS`. Ingest streams the VMA and writes only the 4 KiB
+//! blocks that changed, so a snapshot costs about what the guest changed, not the size of the
+//! archive.
+//!
+//! - [`parse_vzdump_name`]: vmid, time and compression from an archive name ([`name`]).
+//! - [`ingest`]: archive → images → snapshot, transactional ([`mod@ingest`]).
+//! - [`restore`]: snapshot → VMA for `qmrestore` ([`mod@restore`]).
+//! - [`report`]: the savings table ([`mod@report`]).
+//!
+//! Every `zfs` command is an argv run through a `zferry_exec::Executor` ([`zfs`]); file I/O on
+//! the images is local, so the executor must run on the machine that mounts the datasets.
+
+pub mod error;
+pub mod ingest;
+pub mod layout;
+pub mod name;
+pub mod report;
+pub mod restore;
+pub mod zfs;
+
+pub use error::{Error, Undo};
+pub use ingest::{DeviceReport, IngestOptions, IngestReport, Outcome, ingest};
+pub use name::{ArchiveCompression, BackupTime, GuestKind, VzdumpName, parse_vzdump_name};
+pub use report::{BackupRow, report};
+pub use restore::{RestoreCompression, RestoreReport, restore};
