@@ -1,0 +1,32 @@
+//! The replication engine's functional core (mission M3, M5, M14).
+//!
+//! Everything here is pure: inputs are both sides' snapshot and bookmark lists, sizes and job
+//! options; outputs are typed plans that explain themselves. The execution shell (send/recv,
+//! SSH, resume, cursor moves) is built on top of these values.
+//! - [`entry`]: what the planner sees of one dataset (snapshots and bookmarks).
+//! - [`filter`]: which source snapshots a job wants on the target.
+//! - [`outcome`]: what the planner decides ([`Outcome`], [`Step`]), printable for the admin.
+//! - [`planner`]: [`plan`] for one source/target pair, matched by GUID.
+//! - [`cursor`]: names of the per-target cursor bookmark and hold tag (versioned format/parse).
+//! - [`guards`]: empty-source and shrink guards (M5).
+//! - [`fanout`]: one source against several targets, each from its own base.
+//! - [`dsl`]: a compact snapshot-list notation for tests (`"@a,1 @b,2 #c,3"`).
+//!
+//! The algorithm is written down in `DESIGN.md` next to this crate.
+
+pub mod cursor;
+pub mod dsl;
+pub mod entry;
+pub mod fanout;
+pub mod filter;
+pub mod guards;
+pub mod outcome;
+pub mod planner;
+
+pub use cursor::{CursorBookmark, CursorError, HoldTag, TargetId};
+pub use entry::{Entry, EntryKind};
+pub use fanout::{CursorUpdate, TargetPlan, TargetState, plan_fanout};
+pub use filter::{FilterError, SnapshotFilter};
+pub use guards::{Fraction, GuardRefusal, ShrinkVerdict, check_empty_source, check_shrink};
+pub use outcome::{Common, Destruction, Outcome, Refusal, ResumeToken, Step};
+pub use planner::{Destructive, JobOptions, plan, plan_with_resume};
