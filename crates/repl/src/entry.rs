@@ -106,3 +106,58 @@ impl fmt::Display for List<'_> {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use zferry_zfs::{ObjectType, ZfsObject};
+
+    use super::*;
+
+    fn obj(name: &str, kind: ObjectType) -> ZfsObject {
+        ZfsObject {
+            name: name.parse().unwrap(),
+            kind,
+            guid: Guid(42),
+            createtxg: Txg(7),
+            creation: 1_700_000_000,
+            used: None,
+            referenced: None,
+            written: None,
+            user_props: BTreeMap::new(),
+        }
+    }
+
+    #[test]
+    fn converts_listed_objects() {
+        let s = Entry::from_object(&obj("tank/a b@snap 1", ObjectType::Snapshot)).unwrap();
+        assert_eq!(s, Entry::snapshot("snap 1", 42, 7, 1_700_000_000));
+        assert_eq!(s.to_string(), "@snap 1");
+        let b = Entry::from_object(&obj("tank/a#mark", ObjectType::Bookmark)).unwrap();
+        assert_eq!(
+            (b.kind, b.to_string()),
+            (EntryKind::Bookmark, "#mark".to_owned())
+        );
+        assert_eq!(
+            Entry::from_object(&obj("tank/a", ObjectType::Filesystem)),
+            None
+        );
+    }
+
+    #[test]
+    fn orders_by_txg_with_snapshot_after_its_bookmark() {
+        let list = [
+            Entry::snapshot("c", 3, 30, 0),
+            Entry::bookmark("a", 1, 10, 0),
+            Entry::snapshot("a", 1, 10, 0),
+            Entry::snapshot("b", 2, 20, 0),
+        ];
+        let names: Vec<String> = sorted_snapshots(&list)
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        assert_eq!(names, ["@a", "@b", "@c"]);
+        assert!(list[1].order_key() < list[2].order_key());
+    }
+}
