@@ -54,6 +54,8 @@ pub enum Command {
         #[command(subcommand)]
         command: VmaCommand,
     },
+    /// Make DST equal SRC by writing only the 4 KiB blocks that differ (zero blocks become holes).
+    Blocksync(BlocksyncArgs),
     /// Nagios/Icinga checks (same lines and exit codes as `sanoid --monitor-*`).
     Monitor {
         #[command(subcommand)]
@@ -233,4 +235,21 @@ pub struct MonitorArgs {
     pub json: bool,
     /// Pools to check (health, capacity); default: the configured datasets' pools, else all.
     pub pools: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct BlocksyncArgs {
+    /// Source image (`-` for standard input).
+    pub source: String,
+    /// Target file, image or zvol; created if missing, resized to the source.
+    pub target: String,
+    /// Compare and count only; write nothing.
+    #[arg(long, short = 'n')]
+    pub dry_run: bool,
+    /// Write changed zero blocks as zeros instead of punching holes.
+    #[arg(long)]
+    pub no_punch: bool,
+    /// Print the report as JSON.
+    #[arg(long)]
+    pub json: bool,
 }

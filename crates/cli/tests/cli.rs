@@ -162,3 +162,45 @@ fn vma_verify_reports_damage_with_exit_1_and_the_offset() {
     assert!(err.contains("damaged") && err.contains("offset"), "{err}");
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn blocksync_writes_only_changed_blocks_and_a_second_run_writes_nothing() {
+    let dir = std::env::temp_dir().join(format!("zferry-bs-test-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let (src, dst) = (dir.join("src.img"), dir.join("dst.img"));
+    let mut data: Vec<u8> = (0..64 * 4096u32).map(|i| (i % 251) as u8).collect();
+    std::fs::write(&dst, &data).unwrap();
+    data[5 * 4096 + 7] ^= 0xff; // one changed block
+    data[40 * 4096..41 * 4096].fill(0); // one block zeroed
+    std::fs::write(&src, &data).unwrap();
+    let run = || {
+        let out = zferry(&[
+            "blocksync",
+            "--json",
+            src.to_str().unwrap(),
+            dst.to_str().unwrap(),
+        ]);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice::<serde_json::Value>(&out.stdout).unwrap()
+    };
+    let first = run();
+    assert_eq!(first["blocks_changed"], 2, "{first}");
+    assert_eq!(
+        first["bytes_written"].as_u64().unwrap() + first["bytes_punched"].as_u64().unwrap(),
+        2 * 4096
+    );
+    assert_eq!(std::fs::read(&dst).unwrap(), data);
+    let second = run();
+    assert_eq!(
+        (
+            second["blocks_changed"].as_u64(),
+            second["bytes_written"].as_u64()
+        ),
+        (Some(0), Some(0))
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
