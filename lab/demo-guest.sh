@@ -32,3 +32,29 @@ run "$zferry" status
 say "$zferry status --json   (first 30 lines)"
 "$zferry" status --json | head -n 30
 run "$zferry" config check --config samples/seed000-two-node-nfs.toml
+
+# The snapshot manager on the same pools: a policy, a dry run with reasons, a real run.
+cfg=$dir/zferry.toml
+cat >"$cfg" <<'TOML'
+[global]
+timezone = "utc"
+
+[templates.production]
+hourly = 36
+daily = 30
+monthly = 3
+
+[templates.production.monitor]
+hourly-warn = "90m"
+hourly-crit = "6h"
+
+[datasets."zpool1/data"]
+use-template = "production"
+recursive = "yes"
+TOML
+say "cat $cfg"; cat "$cfg"
+run "$zferry" --config "$cfg" snap run --dry-run
+run "$zferry" --config "$cfg" snap run
+run "$zferry" --config "$cfg" snap list zpool1/data/nfs
+run "$zferry" --config "$cfg" monitor snapshots || true
+run "$zferry" snap rollback zpool1/data/nfs@autosnap_2026-11-21_10:00:00_hourly || true
