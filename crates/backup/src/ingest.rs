@@ -475,3 +475,21 @@ fn remove_stale(dir: &Path, now: &Manifest) -> Result<(), Error> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn companions_are_vzdumps_log_and_notes_names() {
+        let (log, notes) = companions(Path::new("/d/vzdump-qemu-100-2017_10_02-18_30_01.vma.zst"));
+        assert_eq!(
+            log.as_deref(),
+            Some(Path::new("/d/vzdump-qemu-100-2017_10_02-18_30_01.log"))
+        );
+        assert_eq!(
+            notes,
+            Path::new("/d/vzdump-qemu-100-2017_10_02-18_30_01.vma.zst.notes")
+        );
+    }
+}

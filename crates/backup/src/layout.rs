@@ -75,3 +75,30 @@ pub fn check_blob_name(name: &str) -> Result<(), Error> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn blob_names_that_would_collide_or_escape_are_refused() {
+        for ok in ["qemu-server.conf", "qemu-server.fw"] {
+            assert!(check_blob_name(ok).is_ok(), "{ok}");
+        }
+        for bad in [
+            MANIFEST,
+            LOG,
+            NOTES,
+            "disk-drive-scsi0.raw",
+            ".zfs",
+            "..",
+            "a/b",
+            "",
+        ] {
+            assert!(
+                matches!(check_blob_name(bad), Err(Error::BadBlobName(n)) if n == bad),
+                "{bad}"
+            );
+        }
+    }
+}
