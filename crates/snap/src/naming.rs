@@ -111,8 +111,12 @@ impl SnapName {
             .ok()
     }
 
-    /// Parses `s` and accepts it only with the given prefix.
+    /// Parses `s` and accepts it only with the given prefix (cheap refusal of other names).
     pub fn parse_with_prefix(s: &str, prefix: &SnapshotPrefix) -> Option<Self> {
+        let rest = s.strip_prefix(prefix.as_str())?;
+        if rest.len() <= STAMP_LEN || !rest.starts_with('_') {
+            return None;
+        }
         s.parse::<SnapName>()
             .ok()
             .filter(|n| n.prefix.as_str() == prefix.as_str())
@@ -183,18 +187,19 @@ fn parse_stamp(stamp: &str) -> Option<Result<DateTime, ()>> {
     if !shape_ok {
         return None;
     }
-    let num = |r: std::ops::Range<usize>| -> i16 {
-        stamp[r]
-            .parse()
-            .expect("checked ASCII digits, at most 4 of them")
+    let num = |at: usize, len: usize| -> i16 {
+        b[at..at + len]
+            .iter()
+            .fold(0, |n, &c| n * 10 + i16::from(c - b'0'))
     };
+    let small = |at: usize| i8::try_from(num(at, 2)).expect("two digits fit in i8");
     let dt = DateTime::new(
-        num(1..5),
-        i8::try_from(num(6..8)).ok()?,
-        i8::try_from(num(9..11)).ok()?,
-        i8::try_from(num(12..14)).ok()?,
-        i8::try_from(num(15..17)).ok()?,
-        i8::try_from(num(18..20)).ok()?,
+        num(1, 4),
+        small(6),
+        small(9),
+        small(12),
+        small(15),
+        small(18),
         0,
     );
     Some(dt.map_err(|_| ()))

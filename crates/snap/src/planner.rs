@@ -79,6 +79,12 @@ impl PlanInput {
 /// Plans one run at `now`.
 pub fn plan(input: &PlanInput, now: Timestamp) -> Plan {
     let mut out = Plan::default();
+    let parsed: Parsed<'_> = input
+        .datasets
+        .iter()
+        .filter(|d| input.policies.contains_key(&d.name))
+        .map(|d| (&d.name, recognised(d, &input.prefix)))
+        .collect();
     for ds in &input.datasets {
         let Some(policy) = input.policies.get(&ds.name) else {
             continue;
@@ -86,13 +92,16 @@ pub fn plan(input: &PlanInput, now: Timestamp) -> Plan {
         if policy.process_children_only && policy.defined_at == ds.name {
             continue;
         }
-        plan_creates(input, ds, policy, now, &mut out);
+        let before = out.create.len();
+        plan_creates(input, (ds, &parsed), policy, now, &mut out);
+        let new: Vec<Option<Period>> = out.create[before..].iter().map(|c| c.period).collect();
         if input.switches.autoprune.unwrap_or(policy.autoprune) {
-            let ours = recognised(ds, &input.prefix);
+            let ours = &parsed[&ds.name];
             for period in Period::ALL {
-                prune_period(input, policy, &ours, period, now, &mut out);
+                let taking = new.contains(&Some(period));
+                prune_period(input, policy, ours, (period, taking), now, &mut out);
             }
-            prune_stopped(input, ds, policy, &ours, now, &mut out);
+            prune_stopped(input, ds, policy, (ours, !new.is_empty()), now, &mut out);
         }
     }
     out
@@ -111,10 +120,13 @@ fn recognised<'a>(ds: &'a DatasetState, prefix: &SnapshotPrefix) -> Vec<(&'a Sna
         .collect()
 }
 
+/// Each managed dataset's policy snapshots, parsed once per run.
+type Parsed<'a> = BTreeMap<&'a DatasetName, Vec<(&'a SnapInfo, SnapName)>>;
+
 /// Adds one create per due period of `ds` (decided on the atomic leader when atomic).
 fn plan_creates(
     input: &PlanInput,
-    ds: &DatasetState,
+    (ds, parsed): (&DatasetState, &Parsed<'_>),
     policy: &Policy,
     now: Timestamp,
     out: &mut Plan,
@@ -133,8 +145,7 @@ fn plan_creates(
         });
         return;
     };
-    let ours = recognised(leader, &input.prefix);
-    for (period, why) in due_periods(input, policy, &ours, now) {
+    for (period, why) in due_periods(input, policy, &parsed[&leader.name], now) {
         let name = SnapName::at(&input.prefix, now, &input.tz, SnapKind::Period(period));
         let text = name.to_string();
         if ds.snapshots.iter().any(|s| s.name.snapshot_part() == text) {
@@ -273,12 +284,14 @@ fn protection(input: &PlanInput, snap: &SnapInfo) -> Option<(Protection, String)
     })
 }
 
-/// sanoid's prune walk for one period, skipping protected snapshots.
+/// sanoid's prune walk for one period, skipping protected snapshots. Like sanoid, which
+/// prunes after taking, a snapshot of this period taken in this run (`taking`) counts as
+/// remaining.
 fn prune_period(
     input: &PlanInput,
     policy: &Policy,
     ours: &[(&SnapInfo, SnapName)],
-    period: Period,
+    (period, taking): (Period, bool),
     now: Timestamp,
     out: &mut Plan,
 ) {
@@ -290,7 +303,7 @@ fn prune_period(
         .filter(|(_, n)| n.kind == SnapKind::Period(period))
         .map(|(s, _)| *s)
         .collect();
-    let mut remaining = i64::try_from(of_period.len()).unwrap_or(i64::MAX);
+    let mut remaining = i64::try_from(of_period.len()).unwrap_or(i64::MAX) + i64::from(taking);
     for snap in of_period {
         if snap.creation >= max_created || remaining <= count {
             continue;
@@ -316,13 +329,14 @@ fn prune_period(
     }
 }
 
-/// `_stopped` snapshots: keep the newest while it is the dataset's newest snapshot; prune
-/// the others once older than the policy's longest window.
+/// `_stopped` snapshots: keep the newest while it is the dataset's newest snapshot (no
+/// snapshot taken after it, in this run either); prune the others once older than the
+/// policy's longest window.
 fn prune_stopped(
     input: &PlanInput,
     ds: &DatasetState,
     policy: &Policy,
-    ours: &[(&SnapInfo, SnapName)],
+    (ours, taking): (&[(&SnapInfo, SnapName)], bool),
     now: Timestamp,
     out: &mut Plan,
 ) {
@@ -338,7 +352,7 @@ fn prune_stopped(
         .expect("six periods");
     let newest_overall = ds.snapshots.last().map(|s| s.guid);
     for (snap, _) in ours.iter().filter(|(_, n)| n.kind == SnapKind::Stopped) {
-        let current = Some(snap.guid) == newest_overall;
+        let current = !taking && Some(snap.guid) == newest_overall;
         if current || snap.creation >= now.as_second().saturating_sub(window) {
             continue;
         }

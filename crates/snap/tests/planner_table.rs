@@ -208,9 +208,18 @@ fn no_prune_within_window_or_count() {
     // 9 dailies but the oldest is only 7 days - 1 s old: sanoid keeps them all.
     let p = run(DAILY7, &dailies(9), "2026-03-07T23:59:59Z");
     assert!(p.destroy.is_empty(), "{:#?}", p.destroy);
-    // 7 ancient dailies: old, but not more than 7.
-    let p = run(DAILY7, &dailies(7), "2027-01-01T00:00:00Z");
+    // 7 ancient dailies on a standby (nothing taken): old, but not more than 7.
+    let standby = Switches {
+        autosnap: Some(false),
+        autoprune: None,
+    };
+    let now = ts("2027-01-01T00:00:00Z");
+    let p = plan(&dailies(7).input(&config(DAILY7), standby), now);
     assert!(p.destroy.is_empty(), "{:#?}", p.destroy);
+    // On the master the daily taken now makes 8 > 7: the oldest goes in the same run.
+    let p = run(DAILY7, &dailies(7), "2027-01-01T00:00:00Z");
+    assert_eq!(created(&p), ["tank/a@autosnap_2027-01-01_00:00:00_daily"]);
+    assert_eq!(destroyed(&p), ["tank/a@autosnap_2026-03-01_00:00:00_daily"]);
 }
 
 #[test]
@@ -252,13 +261,16 @@ fn held_and_cursor_snapshots_are_kept_and_still_count() {
     }
     let mut input = w.input(&config(DAILY7), Switches::default());
     input.cursors = BTreeMap::from([(cursor, vec!["pve2:zpool1/data".to_owned()])]);
+    // 10 old dailies + the one taken now: 11 > 7, two of the four oldest are protected.
     let p = plan(&input, ts("2026-03-20T00:00:00Z"));
+    assert_eq!(created(&p), ["tank/a@autosnap_2026-03-20_00:00:00_daily"]);
     assert_eq!(
         destroyed(&p),
         [
             "tank/a@autosnap_2026-03-03_00:00:00_daily",
             "tank/a@autosnap_2026-03-04_00:00:00_daily",
-            "tank/a@autosnap_2026-03-05_00:00:00_daily"
+            "tank/a@autosnap_2026-03-05_00:00:00_daily",
+            "tank/a@autosnap_2026-03-06_00:00:00_daily"
         ]
     );
     let kept: Vec<(&str, &Protection, &str)> = p
@@ -297,7 +309,8 @@ fn autoprune_off_never_destroys_and_switches_override_config() {
         autoprune: Some(true),
     };
     let p = plan(&w.input(&config(&off), on), now);
-    assert_eq!((p.create.len(), p.destroy.len()), (1, 3));
+    // 10 dailies + 1 taken now = 11 > 7: the 4 oldest go (sanoid prunes after taking).
+    assert_eq!((p.create.len(), p.destroy.len()), (1, 4));
     let standby = Switches {
         autosnap: Some(false),
         autoprune: None,
@@ -340,9 +353,22 @@ fn stopped_snapshot_kept_while_newest_then_pruned_after_longest_window() {
         ts("2026-03-03T12:00:00Z"),
         0,
     );
-    // Newest snapshot of the dataset: kept however old.
-    let p = run(DAILY7, &w, "2027-03-01T00:00:00Z");
+    // Newest snapshot of the dataset (guest stopped, nothing taken): kept however old.
+    let stopped = Switches {
+        autosnap: Some(false),
+        autoprune: None,
+    };
+    let p = plan(
+        &w.input(&config(DAILY7), stopped),
+        ts("2027-03-01T00:00:00Z"),
+    );
     assert!(p.destroy.is_empty(), "{:#?}", p.destroy);
+    // A snapshot taken in this run supersedes it: it goes with the run, being old enough.
+    let p = run(DAILY7, &w, "2027-03-01T00:00:00Z");
+    assert_eq!(
+        destroyed(&p),
+        ["tank/a@autosnap_2026-03-03_12:00:00_stopped"]
+    );
     // Guest running again: a newer daily exists; the stopped one goes after 7 days.
     w.add(
         "tank/a",
@@ -376,7 +402,10 @@ fn stopped_snapshot_kept_while_newest_then_pruned_after_longest_window() {
         ts("2026-03-02T06:00:00Z"),
         0,
     );
-    let p = run(DAILY7, &w, "2026-03-20T00:00:00Z");
+    let p = plan(
+        &w.input(&config(DAILY7), stopped),
+        ts("2026-03-20T00:00:00Z"),
+    );
     assert_eq!(
         destroyed(&p),
         ["tank/a@autosnap_2026-03-01_06:00:00_stopped"]
