@@ -111,9 +111,13 @@ fn apply(
                 holds: 0,
             });
         }
-        state
-            .snapshots
-            .retain(|s| !plan.destroy.iter().any(|d| d.snapshot == s.name));
+        state.snapshots.retain(|s| {
+            let keep = !plan.destroy.iter().any(|d| d.snapshot == s.name);
+            if !keep {
+                kinds.remove(&s.guid);
+            }
+            keep
+        });
     }
 }
 
@@ -133,16 +137,21 @@ fn check_dataset(
             s.name
         );
     }
+    let kinded: Vec<(&SnapInfo, SnapKind)> = state
+        .snapshots
+        .iter()
+        .map(|s| (s, kinds[&s.guid]))
+        .collect();
     for period in Period::ALL {
         let count = i64::from(policy.retention.get(period));
         if count == 0 {
             continue;
         }
         let window = count * period_seconds(period, policy);
-        let of: Vec<&SnapInfo> = state
-            .snapshots
+        let of: Vec<&SnapInfo> = kinded
             .iter()
-            .filter(|s| kinds.get(&s.guid) == Some(&SnapKind::Period(period)))
+            .filter(|(_, k)| *k == SnapKind::Period(period))
+            .map(|(s, _)| *s)
             .collect();
         let young = of
             .iter()
