@@ -1,7 +1,10 @@
 //! Property tests for snapshot names: every name we write parses back to itself, and the
 //! civil time in it is the instant it was taken at, in UTC and in DST zones.
 
-#![allow(clippy::unwrap_used, reason = "a test should fail loudly on a bad fixture")]
+#![allow(
+    clippy::unwrap_used,
+    reason = "a test should fail loudly on a bad fixture"
+)]
 
 use jiff::Timestamp;
 use jiff::tz::TimeZone;

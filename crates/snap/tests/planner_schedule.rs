@@ -2,7 +2,10 @@
 //! preferred time (a fixed point), nothing preferred lies between it and `now`, and the
 //! function never goes back in time as `now` advances — in UTC and across DST changes.
 
-#![allow(clippy::unwrap_used, reason = "a test should fail loudly on a bad fixture")]
+#![allow(
+    clippy::unwrap_used,
+    reason = "a test should fail loudly on a bad fixture"
+)]
 
 use std::time::Duration;
 
