@@ -222,6 +222,37 @@ impl TestPool {
     }
 }
 
+/// The `zferry` binary built beside the running test binary (`target/<profile>/zferry`).
+pub fn zferry_binary() -> PathBuf {
+    let exe = std::env::current_exe().expect("test binary path");
+    let bin = exe
+        .parent()
+        .and_then(|deps| deps.parent())
+        .expect("the test binary lives in target/<profile>/deps")
+        .join("zferry");
+    assert!(
+        bin.exists(),
+        "{} is missing: build it first (`cargo build -p zferry`)",
+        bin.display()
+    );
+    bin
+}
+
+/// Runs the `zferry` binary (without `RUST_LOG`, so stderr holds only what zferry says);
+/// returns its exit code, stdout and stderr.
+pub fn run_zferry<S: AsRef<std::ffi::OsStr>>(args: &[S]) -> (i32, String, String) {
+    let out = std::process::Command::new(zferry_binary())
+        .args(args)
+        .env_remove("RUST_LOG")
+        .output()
+        .expect("running zferry");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
 impl Drop for TestPool {
     fn drop(&mut self) {
         let keep = match std::env::var("ZFERRY_LAB_KEEP").as_deref() {

@@ -4,39 +4,12 @@
 #![allow(clippy::unwrap_used)] // test code: a panic is the failure report
 
 use std::fmt::Write as _;
-use std::path::PathBuf;
-use std::process::Command;
 
 use serde_json::Value;
 use zferry_lab::fixture::TestPool;
 
-/// `target/<profile>/zferry`, next to the `deps/` directory this test binary lives in.
-fn zferry_bin() -> PathBuf {
-    let exe = std::env::current_exe().expect("test binary path");
-    let bin = exe
-        .parent()
-        .and_then(|deps| deps.parent())
-        .expect("target dir")
-        .join("zferry");
-    assert!(
-        bin.exists(),
-        "{} is missing: build it first (`cargo build -p zferry`)",
-        bin.display()
-    );
-    bin
-}
-
 fn zferry(args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(zferry_bin())
-        .args(args)
-        .env_remove("RUST_LOG")
-        .output()
-        .expect("running zferry");
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8(out.stdout).expect("utf-8 stdout"),
-        String::from_utf8(out.stderr).expect("utf-8 stderr"),
-    )
+    zferry_lab::fixture::run_zferry(args)
 }
 
 fn value(pool: &TestPool, program: &str, args: &[&str]) -> String {

@@ -3,33 +3,10 @@
 
 #![allow(clippy::unwrap_used)] // test code: a panic is the failure report
 
-use std::path::PathBuf;
-use std::process::Command;
-
 use zferry_lab::fixture::TestPool;
 
 fn zferry(args: &[&str]) -> (i32, String, String) {
-    let exe = std::env::current_exe().unwrap();
-    let bin: PathBuf = exe
-        .parent()
-        .and_then(|d| d.parent())
-        .unwrap()
-        .join("zferry");
-    assert!(
-        bin.exists(),
-        "{} is missing: build it first (`cargo build -p zferry`)",
-        bin.display()
-    );
-    let out = Command::new(bin)
-        .args(args)
-        .env_remove("RUST_LOG")
-        .output()
-        .unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8(out.stdout).unwrap(),
-        String::from_utf8(out.stderr).unwrap(),
-    )
+    zferry_lab::fixture::run_zferry(args)
 }
 
 fn names(pool: &TestPool, kind: &str) -> Vec<String> {

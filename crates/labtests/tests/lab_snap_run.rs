@@ -11,29 +11,9 @@ use serde_json::Value;
 use zferry_lab::fixture::TestPool;
 
 fn zferry(config: &Path, args: &[&str]) -> (i32, String, String) {
-    let exe = std::env::current_exe().unwrap();
-    let bin: PathBuf = exe
-        .parent()
-        .and_then(|d| d.parent())
-        .unwrap()
-        .join("zferry");
-    assert!(
-        bin.exists(),
-        "{} is missing: build it first (`cargo build -p zferry`)",
-        bin.display()
-    );
-    let out = Command::new(bin)
-        .arg("--config")
-        .arg(config)
-        .args(args)
-        .env_remove("RUST_LOG")
-        .output()
-        .unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8(out.stdout).unwrap(),
-        String::from_utf8(out.stderr).unwrap(),
-    )
+    let mut all: Vec<&std::ffi::OsStr> = vec!["--config".as_ref(), config.as_os_str()];
+    all.extend(args.iter().map(std::ffi::OsStr::new));
+    zferry_lab::fixture::run_zferry(&all)
 }
 
 fn write_config(pool: &TestPool, body: &str) -> PathBuf {
