@@ -205,6 +205,8 @@ fn prepare_dataset(
     recordsize: u32,
     report: &mut IngestReport,
 ) -> Result<Prepared, Error> {
+    // Unsynced writes of a killed ingest are not yet in `written`; commit them first.
+    zfs::sync_pool(exec, &ds.pool())?;
     let existing = zfs::find_dataset(exec, ds)?;
     if existing.is_none() {
         let rs = format!("{}K", recordsize / 1024);

@@ -3,8 +3,8 @@
 
 use zferry_exec::Executor;
 use zferry_zfs::{
-    DatasetName, ObjectName, ObjectType, PropertyName, SnapshotName, UserPropName, ZfsCommand,
-    ZfsError, ZfsErrorKind, ZfsObject, ops,
+    DatasetName, ObjectName, ObjectType, PoolName, PropertyName, SnapshotName, UserPropName,
+    ZfsCommand, ZfsError, ZfsErrorKind, ZfsObject, ops,
 };
 
 /// User property on each backup snapshot: size in bytes of the ingested (compressed) archive.
@@ -102,6 +102,15 @@ pub fn snapshot(
     }
     args.push(snap.to_string());
     ops::run(exec, &zfs(args)).map(drop)
+}
+
+/// `zpool sync <pool>`: commits dirty data so that `written` counts every write so far.
+pub fn sync_pool(exec: &dyn Executor, pool: &PoolName) -> Result<(), ZfsError> {
+    let cmd = ZfsCommand {
+        program: "zpool",
+        args: vec!["sync".into(), pool.to_string()],
+    };
+    ops::run(exec, &cmd).map(drop)
 }
 
 /// `zfs rollback <snap>`: without `-r`, so ZFS itself refuses unless `snap` is the newest.
