@@ -54,6 +54,11 @@ pub enum Command {
         #[command(subcommand)]
         command: VmaCommand,
     },
+    /// vzdump backups as per-VM ZFS datasets: ingest (changed blocks only), restore, report.
+    Backup {
+        #[command(subcommand)]
+        command: BackupCommand,
+    },
     /// Make DST equal SRC by writing only the 4 KiB blocks that differ (zero blocks become holes).
     Blocksync(BlocksyncArgs),
     /// Nagios/Icinga checks (same lines and exit codes as `sanoid --monitor-*`).
@@ -250,6 +255,55 @@ pub struct BlocksyncArgs {
     #[arg(long)]
     pub no_punch: bool,
     /// Print the report as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum BackupCommand {
+    /// Ingest vzdump VMA archives into <root>/<vmid>, writing only changed 4 KiB blocks, one
+    /// snapshot per backup; a failed ingest is rolled back; re-ingesting is a no-op.
+    Ingest(IngestArgs),
+    /// Rebuild a VMA archive (`.vma` or `.vma.zst`) from a backup snapshot, for qmrestore.
+    Restore(RestoreArgs),
+    /// Per backup: disk size, VMA size, space it added on ZFS, and the saving.
+    Report(ReportArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct IngestArgs {
+    /// Dataset holding one child per VM, e.g. tank/backup.
+    #[arg(long)]
+    pub root: String,
+    /// vzdump-qemu-<vmid>-YYYY_MM_DD-HH_MM_SS.vma[.zst|.gz|.lzo] files, oldest first.
+    #[arg(required = true)]
+    pub files: Vec<String>,
+    /// Remove each archive after its successful ingest.
+    #[arg(long)]
+    pub delete_input: bool,
+    /// Print the reports as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct RestoreArgs {
+    #[arg(long)]
+    pub root: String,
+    pub vmid: u32,
+    /// The backup time, YYYY_MM_DD-HH_MM_SS (the snapshot name).
+    pub time: String,
+    /// Output file; `.zst` at the end compresses with zstd.
+    #[arg(short, long)]
+    pub output: String,
+}
+
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    #[arg(long)]
+    pub root: String,
+    pub vmid: Option<u32>,
+    /// Print JSON.
     #[arg(long)]
     pub json: bool,
 }

@@ -1,6 +1,7 @@
 //! `zferry`: the command-line entry point. Each command family lives in its own module;
 //! this file only parses arguments, sets up logging and maps results to exit codes.
 
+mod backup_cmd;
 mod blocksync_cmd;
 mod cli;
 mod config_cmd;
@@ -39,6 +40,7 @@ fn main() -> ExitCode {
         } => config_cmd::check(&cli, args),
         Command::Vma { command } => vma_cmd::run(command),
         Command::Blocksync(args) => blocksync_cmd::run(args),
+        Command::Backup { command } => backup_cmd::run(command),
         Command::Monitor { command } => monitor_cmd::run(&cli, command),
         Command::Snap { command } => match command {
             SnapCommand::Run(args) => snap_run::snap_run(&cli, args),
