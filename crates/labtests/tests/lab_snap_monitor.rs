@@ -223,18 +223,53 @@ impl Drop for Mirror {
     }
 }
 
+/// Waits until the pool's free space reads the same twice: a new or just-changed pool keeps
+/// syncing metadata for a moment, and the two tools sample `zpool list` at different times.
+fn settle(pool: &str) {
+    let free = || {
+        let out = Command::new("zpool")
+            .args(["list", "-Hp", "-o", "free", pool])
+            .output()
+            .unwrap();
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let _ = Command::new("zpool").args(["sync", pool]).status();
+    let mut last = free();
+    for _ in 0..40 {
+        std::thread::sleep(std::time::Duration::from_millis(250));
+        let now = free();
+        if now == last {
+            return;
+        }
+        last = now;
+    }
+}
+
+/// sanoid's and zferry's health lines for the same pool must be identical. Both sample the
+/// pool at slightly different moments, so a settled pool is compared up to three times: a
+/// real formatting difference fails every attempt, a moving free-space figure does not.
 fn compare_health(pool: &str, sanoid: &Sanoid) -> String {
-    let run = sanoid.run("--monitor-health");
     let exec = LocalExecutor::new();
     let name: PoolName = pool.parse().unwrap();
-    let list = ops::zpool_list(&exec, std::slice::from_ref(&name)).unwrap();
-    let status = ops::zpool_status(&exec, std::slice::from_ref(&name)).unwrap();
-    let ours = monitor_health(&[name], &list, &status);
-    assert_eq!(
-        (ours.exit_code, ours.line.as_str()),
-        (run.code, run.line.as_str())
+    let mut attempts = Vec::new();
+    for _ in 0..3 {
+        settle(pool);
+        let run = sanoid.run("--monitor-health");
+        let list = ops::zpool_list(&exec, std::slice::from_ref(&name)).unwrap();
+        let status = ops::zpool_status(&exec, std::slice::from_ref(&name)).unwrap();
+        let ours = monitor_health(std::slice::from_ref(&name), &list, &status);
+        if (ours.exit_code, ours.line.as_str()) == (run.code, run.line.as_str()) {
+            return run.line;
+        }
+        attempts.push(format!(
+            "zferry ({}) {:?}\nsanoid ({}) {:?}",
+            ours.exit_code, ours.line, run.code, run.line
+        ));
+    }
+    panic!(
+        "health lines differ in every attempt:\n{}",
+        attempts.join("\n")
     );
-    run.line
 }
 
 #[test]
