@@ -308,25 +308,40 @@ fn prune_period(
         if snap.creation >= max_created || remaining <= count {
             continue;
         }
-        if let Some((protection, reason)) = protection(input, snap) {
-            out.kept.push(Kept {
-                snapshot: snap.name.clone(),
-                protection,
-                reason,
-            });
-            continue;
+        let reason = format!(
+            "prune {period} {}: {remaining} > {count} kept and older than {}",
+            snap.name.snapshot_part(),
+            human(window)
+        );
+        if destroy_unless_protected(input, snap, period, reason, out) {
+            remaining -= 1;
         }
-        out.destroy.push(Destroy {
-            snapshot: snap.name.clone(),
-            period,
-            reason: format!(
-                "prune {period} {}: {remaining} > {count} kept and older than {}",
-                snap.name.snapshot_part(),
-                human(window)
-            ),
-        });
-        remaining -= 1;
     }
+}
+
+/// Plans `snap`'s destruction for `reason`, unless it is protected (held, or a replication
+/// base): then it is listed as kept with the protection's reason. Returns whether it goes.
+fn destroy_unless_protected(
+    input: &PlanInput,
+    snap: &SnapInfo,
+    period: Period,
+    reason: String,
+    out: &mut Plan,
+) -> bool {
+    if let Some((protection, why)) = protection(input, snap) {
+        out.kept.push(Kept {
+            snapshot: snap.name.clone(),
+            protection,
+            reason: why,
+        });
+        return false;
+    }
+    out.destroy.push(Destroy {
+        snapshot: snap.name.clone(),
+        period,
+        reason,
+    });
+    true
 }
 
 /// `_stopped` snapshots: keep the newest while it is the dataset's newest snapshot (no
@@ -356,22 +371,11 @@ fn prune_stopped(
         if current || snap.creation >= now.as_second().saturating_sub(window) {
             continue;
         }
-        if let Some((protection, reason)) = protection(input, snap) {
-            out.kept.push(Kept {
-                snapshot: snap.name.clone(),
-                protection,
-                reason,
-            });
-            continue;
-        }
-        out.destroy.push(Destroy {
-            snapshot: snap.name.clone(),
-            period,
-            reason: format!(
-                "prune stopped {}: newer snapshots exist and it is older than the longest window ({})",
-                snap.name.snapshot_part(),
-                human(window)
-            ),
-        });
+        let reason = format!(
+            "prune stopped {}: newer snapshots exist and it is older than the longest window ({})",
+            snap.name.snapshot_part(),
+            human(window)
+        );
+        destroy_unless_protected(input, snap, period, reason, out);
     }
 }
