@@ -6,9 +6,11 @@
 //!   [`Output::check`] turns them into [`ExecError::Failed`].
 //! - [`shell_quote`]/[`shell_join`] are the only quoting used for anything sent over ssh.
 //!
-//! The trait is deliberately minimal: it runs a command to completion and buffers its
-//! output. Streaming (piping `zfs send` into `zfs recv`) will be added by the replication
-//! engine as a separate spawn-with-pipes entry point reusing [`KillOnDrop`].
+//! - [`stream::spawn`] starts a command with caller-wired stdin/stdout, for pipelines such as
+//!   `zfs send | zfs recv` (the kernel pipes the data; zferry never copies it).
+//!
+//! [`Executor::run`] runs a command to completion and buffers its output;
+//! [`Executor::process_argv`] tells [`stream::spawn`] what to start locally for it.
 
 mod bounded;
 mod error;
@@ -18,6 +20,7 @@ mod output;
 mod quote;
 mod spec;
 mod ssh;
+pub mod stream;
 
 use std::sync::Arc;
 
@@ -28,6 +31,7 @@ pub use output::{ExitStatusLike, Output};
 pub use quote::{QuoteError, shell_join, shell_quote};
 pub use spec::{CommandSpec, DEFAULT_MAX_STDERR, DEFAULT_TIMEOUT};
 pub use ssh::{SshConfigError, SshExecutor, SshName, classify_ssh_output};
+pub use stream::{LineObserver, Spawned, spawn};
 
 /// Something that runs commands on one host.
 pub trait Executor: Send + Sync + std::fmt::Debug {
@@ -37,6 +41,17 @@ pub trait Executor: Send + Sync + std::fmt::Debug {
     /// Runs `cmd` to completion. A non-zero exit is `Ok`; errors mean it could not be run,
     /// timed out, or (ssh) the connection failed.
     fn run(&self, cmd: &CommandSpec) -> Result<Output, ExecError>;
+
+    /// The local argv that starts `cmd` on this host (the command itself, or `ssh … -- cmd`).
+    /// Wrappers must forward it; the default suits executors that run commands locally.
+    fn process_argv(&self, cmd: &CommandSpec) -> Result<Vec<String>, ExecError> {
+        Ok(cmd.argv())
+    }
+
+    /// True when commands run on another machine (through ssh).
+    fn is_remote(&self) -> bool {
+        false
+    }
 }
 
 impl<E: Executor + ?Sized> Executor for &E {
@@ -46,6 +61,14 @@ impl<E: Executor + ?Sized> Executor for &E {
 
     fn run(&self, cmd: &CommandSpec) -> Result<Output, ExecError> {
         (**self).run(cmd)
+    }
+
+    fn process_argv(&self, cmd: &CommandSpec) -> Result<Vec<String>, ExecError> {
+        (**self).process_argv(cmd)
+    }
+
+    fn is_remote(&self) -> bool {
+        (**self).is_remote()
     }
 }
 
@@ -57,6 +80,14 @@ impl<E: Executor + ?Sized> Executor for Box<E> {
     fn run(&self, cmd: &CommandSpec) -> Result<Output, ExecError> {
         (**self).run(cmd)
     }
+
+    fn process_argv(&self, cmd: &CommandSpec) -> Result<Vec<String>, ExecError> {
+        (**self).process_argv(cmd)
+    }
+
+    fn is_remote(&self) -> bool {
+        (**self).is_remote()
+    }
 }
 
 impl<E: Executor + ?Sized> Executor for Arc<E> {
@@ -66,5 +97,13 @@ impl<E: Executor + ?Sized> Executor for Arc<E> {
 
     fn run(&self, cmd: &CommandSpec) -> Result<Output, ExecError> {
         (**self).run(cmd)
+    }
+
+    fn process_argv(&self, cmd: &CommandSpec) -> Result<Vec<String>, ExecError> {
+        (**self).process_argv(cmd)
+    }
+
+    fn is_remote(&self) -> bool {
+        (**self).is_remote()
     }
 }

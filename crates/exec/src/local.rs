@@ -54,6 +54,14 @@ impl Executor for LocalExecutor {
     fn run(&self, cmd: &CommandSpec) -> Result<Output, ExecError> {
         run_process(&self.host, cmd.argv(), cmd)
     }
+
+    fn process_argv(&self, cmd: &CommandSpec) -> Result<Vec<String>, ExecError> {
+        Ok(cmd.argv())
+    }
+
+    fn is_remote(&self) -> bool {
+        false
+    }
 }
 
 /// Runs `spec` locally, reporting it in results and errors as `argv` on `host`.

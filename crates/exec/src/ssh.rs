@@ -228,11 +228,7 @@ impl Executor for SshExecutor {
 
     fn run(&self, cmd: &CommandSpec) -> Result<Output, ExecError> {
         let argv = cmd.argv();
-        let ssh_argv = self.ssh_argv(cmd).map_err(|e| ExecError::Spawn {
-            host: self.host.to_string(),
-            program: cmd.program.clone(),
-            source: std::io::Error::new(std::io::ErrorKind::InvalidInput, e),
-        })?;
+        let ssh_argv = self.process_argv(cmd)?;
         let mut local = CommandSpec::new(ssh_argv[0].clone())
             .args(ssh_argv[1..].iter().cloned())
             .timeout(cmd.timeout)
@@ -240,6 +236,18 @@ impl Executor for SshExecutor {
         local.stdin.clone_from(&cmd.stdin);
         local.label.clone_from(&cmd.label);
         classify_ssh_output(run_process(self.host.as_str(), argv, &local)?)
+    }
+
+    fn process_argv(&self, cmd: &CommandSpec) -> Result<Vec<String>, ExecError> {
+        self.ssh_argv(cmd).map_err(|e| ExecError::Spawn {
+            host: self.host.to_string(),
+            program: cmd.program.clone(),
+            source: std::io::Error::new(std::io::ErrorKind::InvalidInput, e),
+        })
+    }
+
+    fn is_remote(&self) -> bool {
+        true
     }
 }
 
