@@ -51,14 +51,14 @@ pub fn spawn(
     let local = exec.process_argv(cmd)?;
     tracing::debug!(host, argv = ?argv, local_argv = ?local, label = cmd.label.as_deref(),
         "starting streaming command");
-    let (program, args) = local.split_first().ok_or_else(|| ExecError::Spawn {
+    let (program, rest) = local.split_first().ok_or_else(|| ExecError::Spawn {
         host: host.clone(),
         program: String::new(),
         source: io::Error::new(io::ErrorKind::InvalidInput, "empty argv"),
     })?;
     let mut command = Command::new(program);
     command
-        .args(args)
+        .args(rest)
         .stdin(stdin)
         .stdout(stdout)
         .stderr(Stdio::piped());
