@@ -71,6 +71,68 @@ pub enum Command {
         #[command(subcommand)]
         command: SnapCommand,
     },
+    /// Replication of existing snapshots to other nodes: run the configured jobs, show status.
+    Repl {
+        #[command(subcommand)]
+        command: ReplCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ReplCommand {
+    /// Replicate every job this node initiates (push: its source; pull: its targets), once.
+    ///
+    /// Exit codes: 0 everything replicated or up to date; 1 some pair needs an admin
+    /// (refused, diverged, guard tripped, permanent error); 75 some pair failed transiently
+    /// (retry later); 2 the command could not run.
+    Run(ReplRunArgs),
+    /// Per job, dataset and target: newest common snapshot, its age (RPO), last success and
+    /// last error, as recorded by the last runs on this node.
+    Status(ReplStatusArgs),
+}
+
+#[derive(Debug, Args)]
+#[allow(
+    clippy::struct_excessive_bools,
+    reason = "each bool is an independent flag"
+)]
+pub struct ReplRunArgs {
+    /// Only these jobs (default: all this node initiates).
+    pub jobs: Vec<String>,
+    /// Print the plan with reasons (what would be sent or destroyed); change nothing.
+    #[arg(long, short = 'n')]
+    pub dry_run: bool,
+    /// Print the results as JSON.
+    #[arg(long)]
+    pub json: bool,
+    /// Send even when a source shrank more than the job's max-shrink since the last success.
+    #[arg(long)]
+    pub accept_shrink: bool,
+    /// This run may roll a diverged target back to the newest common snapshot (`recv -F`),
+    /// destroying the target-only snapshots the plan lists.
+    #[arg(long)]
+    pub rollback_to_common: bool,
+    /// This run may also replace a target that shares no snapshot with the source.
+    #[arg(long)]
+    pub force_full: bool,
+    /// Seconds to wait for another run holding a pool lock before giving up.
+    #[arg(long, default_value_t = 0)]
+    pub lock_wait: u64,
+    /// List and plan every dataset, even those whose snapshots did not change.
+    #[arg(long)]
+    pub full_list: bool,
+    /// Act as this node (default: global.hostname, else the node without an address).
+    #[arg(long)]
+    pub node: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct ReplStatusArgs {
+    /// Only these jobs.
+    pub jobs: Vec<String>,
+    /// Print as JSON.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Subcommand)]

@@ -9,6 +9,7 @@ mod human;
 mod logging;
 mod monitor_cmd;
 mod output;
+mod repl_cmd;
 mod snap_cmd;
 mod snap_run;
 mod status;
@@ -18,7 +19,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
-use crate::cli::{Cli, Command, ConfigCommand, SnapCommand};
+use crate::cli::{Cli, Command, ConfigCommand, ReplCommand, SnapCommand};
 
 /// Exit codes shared by every command.
 pub mod exit {
@@ -48,6 +49,10 @@ fn main() -> ExitCode {
             SnapCommand::List(args) => snap_cmd::list(args),
             SnapCommand::Rollback(args) => snap_cmd::rollback(args),
             SnapCommand::Clone(args) => snap_cmd::clone(args),
+        },
+        Command::Repl { command } => match command {
+            ReplCommand::Run(args) => repl_cmd::run(&cli, args),
+            ReplCommand::Status(args) => repl_cmd::status(&cli, args),
         },
     };
     match result {
