@@ -1,0 +1,465 @@
+//! `zferry repl run` on real OpenZFS with three pools standing for nodes A, B and C; B and C
+//! are reached through the guest's real sshd on loopback, A is local.
+//!
+//! Covered: initial + incremental; B <- A -> C fan-out, then failover B -> A -> C where C
+//! continues incrementally; the source prunes the last common snapshot and the next send is
+//! incremental from the cursor bookmark; `kill -9` mid-stream then resume with matching
+//! data; a stale resume token recovered once; diverged target refused with nothing
+//! destroyed; empty replacement source refused even with --force-full; names with spaces
+//! over ssh and hostile names refused by the config; a held pool lock refuses a second run.
+
+#![allow(clippy::unwrap_used)] // test code: a panic is the failure report
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+use zferry_lab::fixture::{TestPool, run_zferry, zferry_binary};
+
+struct Lab {
+    a: TestPool,
+    b: TestPool,
+    c: TestPool,
+    dir: PathBuf,
+}
+
+impl Lab {
+    fn new(tag: &str) -> Self {
+        let a = TestPool::create(&format!("{tag}a"), "256M");
+        let b = TestPool::create(&format!("{tag}b"), "256M");
+        let c = TestPool::create(&format!("{tag}c"), "256M");
+        let dir = PathBuf::from(format!("/var/tmp/zferry-test-cfg/{}", a.name()));
+        std::fs::create_dir_all(&dir).unwrap();
+        Self { a, b, c, dir }
+    }
+
+    /// Writes a config whose job `name` replicates `source` (node:dataset) to `targets`.
+    fn config(&self, jobs: &str) -> PathBuf {
+        let body = format!(
+            r#"
+[global]
+hostname = "a"
+state-dir = "{dir}/state"
+lock-dir = "{dir}/lock"
+[nodes.a]
+address = "localhost"
+[nodes.b]
+address = "localhost"
+[nodes.c]
+address = "localhost"
+{jobs}
+"#,
+            dir = self.dir.display()
+        )
+        .replace("{A}", self.a.name())
+        .replace("{B}", self.b.name())
+        .replace("{C}", self.c.name());
+        let path = self.dir.join("zferry.toml");
+        std::fs::write(&path, body).unwrap();
+        path
+    }
+
+    #[allow(clippy::unused_self, reason = "reads as lab.repl(...)")]
+    fn repl(&self, config: &Path, args: &[&str]) -> (i32, Value, String) {
+        let mut all: Vec<&std::ffi::OsStr> = vec![
+            "--config".as_ref(),
+            config.as_os_str(),
+            "repl".as_ref(),
+            "run".as_ref(),
+            "--json".as_ref(),
+        ];
+        all.extend(args.iter().map(std::ffi::OsStr::new));
+        let (code, out, err) = run_zferry(&all);
+        let json = serde_json::from_str(&out)
+            .unwrap_or_else(|e| panic!("not JSON ({e}): {out}\nstderr: {err}"));
+        (code, json, err)
+    }
+}
+
+fn pairs(json: &Value) -> &Vec<Value> {
+    json["pairs"].as_array().unwrap()
+}
+
+fn statuses(json: &Value) -> Vec<String> {
+    pairs(json)
+        .iter()
+        .map(|p| p["status"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+/// `name -> guid` of every snapshot of `ds`.
+fn snaps(pool: &TestPool, ds: &str) -> Vec<(String, String)> {
+    let out = pool.run(
+        "zfs",
+        &[
+            "list",
+            "-H",
+            "-o",
+            "name,guid",
+            "-t",
+            "snapshot",
+            "-s",
+            "createtxg",
+            "-d",
+            "1",
+            ds,
+        ],
+    );
+    out.stdout_lossy()
+        .lines()
+        .map(|l| {
+            let (n, g) = l.split_once('\t').unwrap();
+            (n.split_once('@').unwrap().1.to_owned(), g.to_owned())
+        })
+        .collect()
+}
+
+fn bookmarks(pool: &TestPool, ds: &str) -> Vec<String> {
+    let out = pool.run(
+        "zfs",
+        &["list", "-H", "-o", "name", "-t", "bookmark", "-d", "1", ds],
+    );
+    out.stdout_lossy()
+        .lines()
+        .map(|l| l.split_once('#').unwrap().1.to_owned())
+        .collect()
+}
+
+fn holds(pool: &TestPool, snapshot: &str) -> Vec<String> {
+    let out = pool.run_ok("zfs", &["holds", "-H", snapshot]);
+    out.stdout_lossy()
+        .lines()
+        .map(|l| l.split('\t').nth(1).unwrap().to_owned())
+        .collect()
+}
+
+const PUSH_AB_AC: &str = r#"
+[jobs.nfs]
+source = { node = "a", dataset = "{A}/data" }
+targets = [{ node = "b", dataset = "{B}/data" }, { node = "c", dataset = "{C}/data" }]
+"#;
+
+#[test]
+fn fan_out_then_failover_stays_incremental_everywhere() {
+    let lab = Lab::new("rf");
+    lab.a
+        .setup("fs data\nwrite data/f 2M\nsnap data@s1\nwrite data/g 1M\nsnap data@s2");
+    let cfg = lab.config(PUSH_AB_AC);
+
+    // Initial: full of the oldest, then incremental to the newest, on both targets.
+    let (code, json, err) = lab.repl(&cfg, &[]);
+    assert_eq!(code, 0, "{json:#}\n{err}");
+    assert_eq!(statuses(&json), ["replicated", "replicated"], "{json:#}");
+    let steps = pairs(&json)[0]["steps"].to_string();
+    assert!(
+        steps.contains("full @s1") && steps.contains("@s2"),
+        "{steps}"
+    );
+    let a_snaps = snaps(&lab.a, &lab.a.ds("data"));
+    assert_eq!(snaps(&lab.b, &lab.b.ds("data")), a_snaps);
+    assert_eq!(snaps(&lab.c, &lab.c.ds("data")), a_snaps);
+    // Cursors: one bookmark per target on the source, a hold on each target's newest.
+    let mut marks = bookmarks(&lab.a, &lab.a.ds("data"));
+    marks.sort();
+    assert_eq!(marks.len(), 2, "{marks:?}");
+    assert!(marks[0].starts_with("zferry_v1_b_") && marks[1].starts_with("zferry_v1_c_"));
+    assert_eq!(
+        holds(&lab.b, &format!("{}@s2", lab.b.ds("data"))),
+        ["zferry:b"]
+    );
+
+    // Incremental: new snapshots go as one -I range; old cursors and holds move.
+    lab.a.setup("write data/h 1M\nsnap data@s3\nsnap data@s4");
+    let (code, json, _) = lab.repl(&cfg, &[]);
+    assert_eq!(code, 0, "{json:#}");
+    let steps = pairs(&json)[1]["steps"].to_string();
+    assert!(steps.contains("-I @s2 @s4"), "{steps}");
+    assert_eq!(
+        snaps(&lab.c, &lab.c.ds("data")),
+        snaps(&lab.a, &lab.a.ds("data"))
+    );
+    assert_eq!(
+        bookmarks(&lab.a, &lab.a.ds("data")).len(),
+        2,
+        "old cursors released"
+    );
+    assert!(holds(&lab.b, &format!("{}@s2", lab.b.ds("data"))).is_empty());
+    assert_eq!(
+        holds(&lab.b, &format!("{}@s4", lab.b.ds("data"))),
+        ["zferry:b"]
+    );
+
+    // Nothing new: up to date, then (snapshots_changed unchanged) not even listed.
+    let (code, json, _) = lab.repl(&cfg, &[]);
+    assert_eq!(
+        (code, statuses(&json)),
+        (0, vec!["up-to-date".into(), "up-to-date".into()])
+    );
+    let (_, json, _) = lab.repl(&cfg, &[]);
+    assert_eq!(statuses(&json), ["unchanged", "unchanged"], "{json:#}");
+
+    // Failover: the service now runs on B. A stops writing (unmounted), B writes and
+    // snapshots, and B becomes the source for A and C.
+    lab.a.run_ok("zfs", &["unmount", &lab.a.ds("data")]);
+    lab.b.run_ok("zfs", &["mount", &lab.b.ds("data")]);
+    lab.b.setup("write data/after-failover 1M\nsnap data@s5");
+    let failover = lab.config(
+        r#"
+[jobs.nfs]
+source = { node = "b", dataset = "{B}/data" }
+targets = [{ node = "a", dataset = "{A}/data" }, { node = "c", dataset = "{C}/data" }]
+"#,
+    );
+    let (code, json, err) = lab.repl(&failover, &["--node", "b"]);
+    assert_eq!(code, 0, "{json:#}\n{err}");
+    for p in pairs(&json) {
+        let steps = p["steps"].to_string();
+        assert!(
+            steps.contains("@s4 @s5") && !steps.contains("full"),
+            "{p:#}"
+        );
+    }
+    let b_snaps = snaps(&lab.b, &lab.b.ds("data"));
+    assert_eq!(snaps(&lab.a, &lab.a.ds("data")), b_snaps);
+    assert_eq!(snaps(&lab.c, &lab.c.ds("data")), b_snaps);
+}
+
+#[test]
+fn pruned_common_snapshot_is_bridged_by_the_cursor_bookmark() {
+    let lab = Lab::new("rp");
+    lab.a.setup("fs data\nwrite data/f 1M\nsnap data@s1");
+    let cfg = lab.config(
+        r#"
+[jobs.j]
+source = { node = "a", dataset = "{A}/data" }
+targets = [{ node = "b", dataset = "{B}/data" }]
+"#,
+    );
+    assert_eq!(lab.repl(&cfg, &[]).0, 0);
+    // The source's pruning removes the only common snapshot.
+    lab.a.setup("write data/g 1M\nsnap data@s2");
+    lab.a
+        .run_ok("zfs", &["destroy", &format!("{}@s1", lab.a.ds("data"))]);
+    let (code, json, err) = lab.repl(&cfg, &[]);
+    assert_eq!(code, 0, "{json:#}\n{err}");
+    let steps = pairs(&json)[0]["steps"].to_string();
+    assert!(
+        steps.contains("-i #zferry_v1_b_") && steps.contains("@s2"),
+        "{steps}"
+    );
+    let names: Vec<String> = snaps(&lab.b, &lab.b.ds("data"))
+        .into_iter()
+        .map(|s| s.0)
+        .collect();
+    assert_eq!(names, ["s1", "s2"]);
+}
+
+#[test]
+fn kill_9_mid_stream_then_resume_gives_identical_data() {
+    let lab = Lab::new("rk");
+    lab.a.setup("fs data\nwrite data/big 128M\nsnap data@s1");
+    let cfg = lab.config(
+        r#"
+[jobs.j]
+source = { node = "a", dataset = "{A}/data" }
+targets = [{ node = "b", dataset = "{B}/data" }]
+"#,
+    );
+    let mut child = Command::new(zferry_binary())
+        .args(["--config", cfg.to_str().unwrap(), "repl", "run"])
+        .spawn()
+        .unwrap();
+    // Kill once the receive has started writing (the target exists, partially).
+    let target = lab.b.ds("data");
+    let start = Instant::now();
+    while !lab.b.run("zfs", &["list", &target]).success() {
+        assert!(
+            start.elapsed() < Duration::from_mins(2),
+            "receive never started"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    std::thread::sleep(Duration::from_millis(700));
+    child.kill().unwrap(); // SIGKILL
+    child.wait().unwrap();
+    // The receive ends once its ssh session is gone; wait for the token.
+    let start = Instant::now();
+    let token = loop {
+        let out = lab.b.run(
+            "zfs",
+            &["get", "-H", "-o", "value", "receive_resume_token", &target],
+        );
+        let t = out.stdout_lossy().trim().to_owned();
+        if !t.is_empty() && t != "-" {
+            break t;
+        }
+        assert!(
+            start.elapsed() < Duration::from_mins(1),
+            "no resume token: {}",
+            out.stderr
+        );
+        std::thread::sleep(Duration::from_millis(500));
+    };
+    assert!(token.starts_with("1-"), "{token}");
+
+    let (code, json, err) = lab.repl(&cfg, &[]);
+    assert_eq!(code, 0, "{json:#}\n{err}");
+    let msg = pairs(&json)[0]["message"].as_str().unwrap();
+    assert!(msg.contains("resumed an interrupted receive"), "{msg}");
+    assert_eq!(snaps(&lab.b, &target), snaps(&lab.a, &lab.a.ds("data")));
+    lab.b.run_ok("zfs", &["mount", &target]);
+    let sum = |pool: &TestPool, ds: &str| {
+        let mnt = pool.run_ok("zfs", &["get", "-H", "-o", "value", "mountpoint", ds]);
+        let file = format!("{}/big", mnt.stdout_lossy().trim());
+        pool.run_ok("sha256sum", &[file.as_str()]).stdout_lossy()[..64].to_owned()
+    };
+    assert_eq!(sum(&lab.b, &target), sum(&lab.a, &lab.a.ds("data")));
+}
+
+#[test]
+fn stale_resume_token_is_discarded_once_and_replication_recovers() {
+    let lab = Lab::new("rs");
+    lab.a
+        .setup("fs data\nwrite data/f 4M\nsnap data@s1\nwrite data/g 1M\nsnap data@s2");
+    // A partial receive of @s1, then @s1 is pruned on the source: the token is stale.
+    let script = format!(
+        "zfs send {a}@s1 | head -c 1500000 | zfs recv -s -u {b}; zfs destroy {a}@s1",
+        a = lab.a.ds("data"),
+        b = lab.b.ds("data")
+    );
+    lab.a.run("sh", &["-c", &script]);
+    let cfg = lab.config(
+        r#"
+[jobs.j]
+source = { node = "a", dataset = "{A}/data" }
+targets = [{ node = "b", dataset = "{B}/data" }]
+"#,
+    );
+    let (code, json, err) = lab.repl(&cfg, &[]);
+    assert_eq!(code, 0, "{json:#}\n{err}");
+    let msg = pairs(&json)[0]["message"].as_str().unwrap();
+    assert!(msg.contains("discarded a stale partial receive"), "{msg}");
+    let names: Vec<String> = snaps(&lab.b, &lab.b.ds("data"))
+        .into_iter()
+        .map(|s| s.0)
+        .collect();
+    assert_eq!(names, ["s2"]);
+}
+
+#[test]
+fn diverged_target_is_refused_and_nothing_is_destroyed() {
+    let lab = Lab::new("rd");
+    lab.a.setup("fs data\nwrite data/f 1M\nsnap data@s1");
+    let cfg = lab.config(
+        r#"
+[jobs.j]
+source = { node = "a", dataset = "{A}/data" }
+targets = [{ node = "b", dataset = "{B}/data" }]
+"#,
+    );
+    assert_eq!(lab.repl(&cfg, &[]).0, 0);
+    lab.a.setup("snap data@s2");
+    lab.b.setup("snap data@only-on-b");
+    let (code, json, _) = lab.repl(&cfg, &[]);
+    assert_eq!(code, 1, "{json:#}");
+    assert_eq!(statuses(&json), ["needs-admin"]);
+    let msg = pairs(&json)[0]["message"].as_str().unwrap();
+    assert!(msg.contains("only-on-b") && msg.contains("s2"), "{msg}");
+    let names: Vec<String> = snaps(&lab.b, &lab.b.ds("data"))
+        .into_iter()
+        .map(|s| s.0)
+        .collect();
+    assert_eq!(names, ["s1", "only-on-b"]);
+}
+
+#[test]
+fn empty_replacement_source_is_refused_even_with_force_full() {
+    let lab = Lab::new("re");
+    lab.a.setup("fs data\nwrite data/f 16M\nsnap data@s1");
+    let cfg = lab.config(
+        r#"
+[jobs.j]
+source = { node = "a", dataset = "{A}/data" }
+targets = [{ node = "b", dataset = "{B}/data" }]
+"#,
+    );
+    assert_eq!(lab.repl(&cfg, &[]).0, 0);
+    // The disk was replaced: the source is a fresh, empty dataset with its own snapshot.
+    lab.a.run_ok("zfs", &["destroy", "-r", &lab.a.ds("data")]);
+    lab.a.setup("fs data\nsnap data@fresh");
+    let (code, json, _) = lab.repl(&cfg, &["--force-full"]);
+    assert_eq!(code, 1, "{json:#}");
+    let msg = pairs(&json)[0]["message"].as_str().unwrap();
+    assert!(msg.contains("empty-source guard"), "{msg}");
+    let names: Vec<String> = snaps(&lab.b, &lab.b.ds("data"))
+        .into_iter()
+        .map(|s| s.0)
+        .collect();
+    assert_eq!(names, ["s1"], "the target keeps its data");
+}
+
+#[test]
+fn names_with_spaces_cross_ssh_intact_and_hostile_names_are_refused() {
+    let lab = Lab::new("rn");
+    // The setup language splits on spaces; create the dataset directly.
+    lab.a.run_ok("zfs", &["create", &lab.a.ds("with space")]);
+    lab.a.run_ok(
+        "zfs",
+        &["snapshot", &format!("{}@s 1", lab.a.ds("with space"))],
+    );
+    let cfg = lab.config(
+        r#"
+[jobs.j]
+source = { node = "a", dataset = "{A}/with space" }
+targets = [{ node = "b", dataset = "{B}/with space" }]
+"#,
+    );
+    let (code, json, err) = lab.repl(&cfg, &[]);
+    assert_eq!(code, 0, "{json:#}\n{err}");
+    assert_eq!(snaps(&lab.b, &lab.b.ds("with space"))[0].0, "s 1");
+
+    let marker = lab.dir.join("pwned");
+    for hostile in [
+        "x;touch PWN",
+        "x$(touch PWN)",
+        "x`touch PWN`",
+        "x'y",
+        "x\\ny",
+    ] {
+        let name = hostile.replace("PWN", marker.to_str().unwrap());
+        let cfg = lab.config(&format!(
+            "[jobs.j]\nsource = {{ node = \"a\", dataset = \"{{A}}/{name}\" }}\n\
+             targets = [{{ node = \"b\", dataset = \"{{B}}/d\" }}]\n"
+        ));
+        let (code, _, err) = run_zferry(&["--config", cfg.to_str().unwrap(), "repl", "run"]);
+        assert_eq!(code, 2, "{hostile}: {err}");
+        assert!(!marker.exists(), "{hostile} was executed");
+    }
+}
+
+#[test]
+fn a_second_run_on_a_locked_pool_is_refused_as_transient() {
+    let lab = Lab::new("rl");
+    lab.a.setup("fs data\nsnap data@s1");
+    let cfg = lab.config(
+        r#"
+[jobs.j]
+source = { node = "a", dataset = "{A}/data" }
+targets = [{ node = "b", dataset = "{B}/data" }]
+"#,
+    );
+    // Hold A's pool lock as a concurrent run would.
+    let path = lab
+        .dir
+        .join("lock")
+        .join(format!("repl-a-{}.lock", lab.a.name()));
+    let held = zferry_repl_run::lock::acquire(&path, Duration::ZERO).unwrap();
+    let (code, json, _) = lab.repl(&cfg, &["--lock-wait", "1"]);
+    assert_eq!(code, 75, "{json:#}");
+    let msg = pairs(&json)[0]["message"].as_str().unwrap();
+    assert!(msg.contains("another zferry replication run"), "{msg}");
+    assert!(snaps(&lab.b, &lab.b.ds("data")).is_empty());
+    drop(held);
+    assert_eq!(lab.repl(&cfg, &[]).0, 0);
+}
