@@ -258,7 +258,7 @@ targets = [{ node = "b", dataset = "{B}/data" }]
 #[test]
 fn kill_9_mid_stream_then_resume_gives_identical_data() {
     let lab = Lab::new("rk");
-    lab.a.setup("fs data\nwrite data/big 128M\nsnap data@s1");
+    lab.a.setup("fs data\nwrite data/big 48M\nsnap data@s1");
     let cfg = lab.config(
         r#"
 [jobs.j]
@@ -280,7 +280,7 @@ targets = [{ node = "b", dataset = "{B}/data" }]
         );
         std::thread::sleep(Duration::from_millis(200));
     }
-    std::thread::sleep(Duration::from_millis(700));
+    std::thread::sleep(Duration::from_millis(300));
     child.kill().unwrap(); // SIGKILL
     child.wait().unwrap();
     // The receive ends once its ssh session is gone; wait for the token.

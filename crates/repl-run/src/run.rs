@@ -663,28 +663,39 @@ impl<'h, 'c, 'j> Run<'h, 'c, 'j> {
         let Ok(tgt) = self.exec(&tgt_node) else {
             return;
         };
-        let mut candidates: Vec<String> = held.to_vec();
-        if !candidates.contains(&cu.hold_on) {
-            candidates.push(cu.hold_on.clone());
-        }
-        let ours = match run_cmd(
-            tgt.as_ref(),
-            &argv::holds(&pair.target_ds, &candidates),
-            false,
-        ) {
-            Ok(out) => argv::parse_holds(&String::from_utf8_lossy(&out.stdout), &cu.hold),
-            Err((m, _)) => {
-                tracing::warn!(target = %pair.target_ds, error = m, "cannot list holds");
-                return;
-            }
-        };
-        let placed = ours.contains(&cu.hold_on)
+        let others: Vec<String> = held.iter().filter(|s| **s != cu.hold_on).cloned().collect();
+        let placed = (held.contains(&cu.hold_on) && !after_send)
             || warn_failed(
                 tgt.as_ref(),
                 &argv::hold(&pair.target_ds, &cu.hold, &cu.hold_on),
             );
-        let stale: Vec<String> = ours.into_iter().filter(|s| *s != cu.hold_on).collect();
-        if placed && !stale.is_empty() {
+        if !placed || others.is_empty() {
+            return;
+        }
+        // Usually the only other held snapshot is the previous common one, which carries
+        // our tag: release it directly. Otherwise ask which ones carry our tag.
+        let previous = self
+            .state
+            .pairs
+            .get(&pair.key)
+            .and_then(|s| s.common.clone());
+        let stale = if previous.is_some_and(|p| others == [p]) {
+            others
+        } else {
+            let mut asked = others;
+            asked.push(cu.hold_on.clone());
+            match run_cmd(tgt.as_ref(), &argv::holds(&pair.target_ds, &asked), false) {
+                Ok(out) => argv::parse_holds(&String::from_utf8_lossy(&out.stdout), &cu.hold)
+                    .into_iter()
+                    .filter(|s| *s != cu.hold_on)
+                    .collect(),
+                Err((m, _)) => {
+                    tracing::warn!(target = %pair.target_ds, error = m, "cannot list holds");
+                    return;
+                }
+            }
+        };
+        if !stale.is_empty() {
             warn_failed(
                 tgt.as_ref(),
                 &argv::release(&pair.target_ds, &cu.hold, &stale),
