@@ -10,7 +10,7 @@ use zferry_zfs::{SnapshotName, ZfsError};
 pub enum Error {
     /// The file name is not `vzdump-qemu-<vmid>-YYYY_MM_DD-HH_MM_SS.vma[.zst|.gz|.lzo]`.
     #[error(
-        "{0}: not a vzdump VMA archive name (vzdump-qemu-<vmid>-YYYY_MM_DD-HH_MM_SS.vma[.zst|.gz|.lzo])"
+        "{0}: not a vzdump archive name (vzdump-qemu-<vmid>-YYYY_MM_DD-HH_MM_SS.vma[.zst|.gz|.lzo] or vzdump-lxc-<vmid>-YYYY_MM_DD-HH_MM_SS.tar[.zst|.gz|.lzo])"
     )]
     NotAVmaBackup(PathBuf),
     /// Ingesting an archive older than the dataset's newest backup would put snapshots out of
@@ -47,6 +47,12 @@ pub enum Error {
         path: PathBuf,
         source: zferry_blocksync::Error,
     },
+    /// Reading the container's tar archive failed (damaged, truncated or not a tar).
+    #[error("invalid or truncated tar archive: {source}")]
+    Tar { source: io::Error },
+    /// A tar entry this ingest refuses (escaping name, duplicate, dangling hard link).
+    #[error("tar entry {entry:?}: {reason}")]
+    BadTarEntry { entry: String, reason: &'static str },
     /// A file operation failed.
     #[error("{path}: {source}")]
     Io { path: PathBuf, source: io::Error },

@@ -99,8 +99,12 @@ pub struct IngestReport {
     /// Sum of the device sizes.
     pub virtual_size: u64,
     pub devices: Vec<DeviceReport>,
-    /// Bytes of changed blocks over all devices (data written plus holes punched).
+    /// Bytes of changed blocks over all devices (data written plus holes punched); for a
+    /// container, the file bytes written.
     pub changed_bytes: u64,
+    /// For a container archive: what bringing the file tree up to date did.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tree: Option<crate::tree::TreeReport>,
     /// Set when uncommitted changes of an earlier, killed ingest were rolled back first.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub recovered_from: Option<String>,
@@ -127,7 +131,6 @@ pub fn ingest(
         .file_name()
         .and_then(|n| n.to_str())
         .and_then(parse_vzdump_name)
-        .filter(|n| n.kind == GuestKind::Qemu)
         .ok_or_else(not_vma)?;
     let rs = opts.recordsize;
     if !rs.is_power_of_two() || !(4096..=1 << 20).contains(&rs) {
@@ -150,20 +153,28 @@ pub fn ingest(
         virtual_size: 0,
         devices: Vec::new(),
         changed_bytes: 0,
+        tree: None,
         recovered_from: None,
         created_dataset: false,
         deleted_input: false,
         duration: Duration::ZERO,
     };
 
-    let Prepared::Ready { latest } = prepare_dataset(exec, &ds, &snap, rs, &mut report)? else {
+    let props = dataset_props(name.kind, rs);
+    let Prepared::Ready { latest } = prepare_dataset(exec, &ds, &snap, &props, &mut report)? else {
         report.duration = started.elapsed();
         return Ok(report);
     };
     let dir = mounted_dir(exec, &ds)?;
 
     let mut created = Vec::new();
-    let result = write_backup(file, &name, &dir, opts, &mut created, &mut report).and_then(|()| {
+    let written = match name.kind {
+        GuestKind::Qemu => write_backup(file, &name, &dir, opts, &mut created, &mut report),
+        GuestKind::Lxc => {
+            crate::lxc::write_backup(file, &name, &dir, opts, &mut created, &mut report)
+        }
+    };
+    let result = written.and_then(|()| {
         let props = [
             (zfs::PROP_VMA_SIZE, vma_size.to_string()),
             (zfs::PROP_VIRTUAL_SIZE, report.virtual_size.to_string()),
@@ -188,6 +199,34 @@ pub fn ingest(
     Ok(report)
 }
 
+/// Properties of a dataset this ingest creates; see the module docs. A container tree keeps
+/// the default 128K records (whole files, mostly rewritten whole), stores xattrs in the
+/// dnode (`xattr=sa`), and never honours set-id bits, executes or opens device nodes from
+/// the backup copy (`setuid=off`, `exec=off`, `devices=off`).
+fn dataset_props(kind: GuestKind, recordsize: u32) -> Vec<(&'static str, String)> {
+    let mut props = vec![
+        ("compression", "lz4".to_owned()),
+        ("atime", "off".to_owned()),
+    ];
+    match kind {
+        GuestKind::Qemu => {
+            props.push(("recordsize", format!("{}K", recordsize / 1024)));
+            props.push(("redundant_metadata", "most".to_owned()));
+        }
+        GuestKind::Lxc => {
+            for (k, v) in [
+                ("xattr", "sa"),
+                ("setuid", "off"),
+                ("exec", "off"),
+                ("devices", "off"),
+            ] {
+                props.push((k, v.to_owned()));
+            }
+        }
+    }
+    props
+}
+
 /// The dataset's state once it is ready to receive a backup.
 enum Prepared {
     /// The backup's snapshot already exists.
@@ -202,20 +241,14 @@ fn prepare_dataset(
     exec: &dyn Executor,
     ds: &DatasetName,
     snap: &SnapshotName,
-    recordsize: u32,
+    props: &[(&str, String)],
     report: &mut IngestReport,
 ) -> Result<Prepared, Error> {
     // Unsynced writes of a killed ingest are not yet in `written`; commit them first.
     zfs::sync_pool(exec, &ds.pool())?;
     let existing = zfs::find_dataset(exec, ds)?;
     if existing.is_none() {
-        let rs = format!("{}K", recordsize / 1024);
-        let props = [
-            ("recordsize", rs.as_str()),
-            ("compression", "lz4"),
-            ("redundant_metadata", "most"),
-            ("atime", "off"),
-        ];
+        let props: Vec<(&str, &str)> = props.iter().map(|(k, v)| (*k, v.as_str())).collect();
         zfs::create(exec, ds, &props)?;
         tracing::info!(dataset = %ds, "created backup dataset");
         report.created_dataset = true;
@@ -288,7 +321,12 @@ fn undo(
     tracing::warn!(files = created.len(), reason = %why,
         "first ingest failed: removing the files it created");
     for p in created {
-        if let Err(e) = fs::remove_file(p) {
+        let removed = if p.is_dir() {
+            fs::remove_dir_all(p)
+        } else {
+            fs::remove_file(p)
+        };
+        if let Err(e) = removed {
             return Undo::UndoFailed(format!("{}: {e}", p.display()));
         }
     }
@@ -313,7 +351,11 @@ fn open_rw(path: &Path, created: &mut Vec<PathBuf>) -> Result<File, Error> {
 
 /// Writes `data` to `path` unless it already holds exactly that (an unchanged config costs
 /// nothing in the next snapshot).
-fn write_if_changed(path: &Path, data: &[u8], created: &mut Vec<PathBuf>) -> Result<(), Error> {
+pub(crate) fn write_if_changed(
+    path: &Path,
+    data: &[u8],
+    created: &mut Vec<PathBuf>,
+) -> Result<(), Error> {
     match fs::read(path) {
         Ok(old) if old == data => return Ok(()),
         Ok(_) => {}
@@ -324,12 +366,15 @@ fn write_if_changed(path: &Path, data: &[u8], created: &mut Vec<PathBuf>) -> Res
 }
 
 /// The `.log` and `.notes` vzdump writes next to an archive.
-fn companions(file: &Path) -> (Option<PathBuf>, PathBuf) {
+pub(crate) fn companions(file: &Path) -> (Option<PathBuf>, PathBuf) {
     let name = file
         .file_name()
         .and_then(|n| n.to_str())
         .unwrap_or_default();
-    let stem = name.find(".vma").map(|i| &name[..i]);
+    let stem = name
+        .find(".vma")
+        .or_else(|| name.find(".tar"))
+        .map(|i| &name[..i]);
     let log = stem.map(|s| file.with_file_name(format!("{s}.log")));
     (log, file.with_file_name(format!("{name}.notes")))
 }
@@ -410,19 +455,10 @@ fn write_backup(
     for c in &header.configs {
         write_if_changed(&dir.join(&c.name), &c.data, created)?;
     }
-    let (log, notes) = companions(file);
-    for (src, dst) in [(log, layout::LOG), (Some(notes), layout::NOTES)] {
-        let dst = dir.join(dst);
-        match src.map(fs::read) {
-            Some(Ok(data)) => write_if_changed(&dst, &data, created)?,
-            Some(Err(e)) if e.kind() != std::io::ErrorKind::NotFound => {
-                return Err(io_err(dst)(e));
-            }
-            _ => remove_if_present(&dst)?,
-        }
-    }
+    copy_companions(file, dir, created)?;
     let manifest = Manifest {
         format: 1,
+        kind: GuestKind::Qemu,
         vmid: name.vmid,
         time: name.time.to_string(),
         archive: file
@@ -446,7 +482,27 @@ fn write_backup(
     write_if_changed(&dir.join(layout::MANIFEST), &json, created)
 }
 
-fn remove_if_present(path: &Path) -> Result<(), Error> {
+/// Copies the archive's `.log` and `.notes` into the dataset (removing stale copies).
+pub(crate) fn copy_companions(
+    file: &Path,
+    dir: &Path,
+    created: &mut Vec<PathBuf>,
+) -> Result<(), Error> {
+    let (log, notes) = companions(file);
+    for (src, dst) in [(log, layout::LOG), (Some(notes), layout::NOTES)] {
+        let dst = dir.join(dst);
+        match src.map(fs::read) {
+            Some(Ok(data)) => write_if_changed(&dst, &data, created)?,
+            Some(Err(e)) if e.kind() != std::io::ErrorKind::NotFound => {
+                return Err(io_err(dst)(e));
+            }
+            _ => remove_if_present(&dst)?,
+        }
+    }
+    Ok(())
+}
+
+pub(crate) fn remove_if_present(path: &Path) -> Result<(), Error> {
     match fs::remove_file(path) {
         Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(io_err(path)(e)),
         _ => Ok(()),

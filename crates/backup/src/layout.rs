@@ -8,6 +8,13 @@
 //! <mountpoint>/zferry-backup.json   the manifest: device order and sizes, config names
 //! ```
 //!
+//! A container (LXC) backup dataset instead holds the archive's file tree:
+//!
+//! ```text
+//! <mountpoint>/tree/                the tar's entries (`./etc/vzdump/pct.conf` included)
+//! <mountpoint>/vzdump.log, vzdump.notes, zferry-backup.json   as above (no devices)
+//! ```
+//!
 //! The manifest exists because a VMA's device order and ids, its uuid and ctime, and which
 //! files are config blobs cannot be recovered from file names alone; restore rebuilds the
 //! header from it.
@@ -17,6 +24,7 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 
 use crate::error::Error;
+use crate::name::GuestKind;
 
 /// Manifest file name.
 pub const MANIFEST: &str = "zferry-backup.json";
@@ -24,6 +32,8 @@ pub const MANIFEST: &str = "zferry-backup.json";
 pub const LOG: &str = "vzdump.log";
 /// Copied vzdump notes.
 pub const NOTES: &str = "vzdump.notes";
+/// Directory holding a container archive's file tree.
+pub const TREE: &str = "tree";
 
 /// One device of the archive, in header order (device id = position + 1).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -36,6 +46,9 @@ pub struct ManifestDevice {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Manifest {
     pub format: u32,
+    /// `qemu` (images) or `lxc` (file tree); absent in manifests written before LXC support.
+    #[serde(default)]
+    pub kind: GuestKind,
     pub vmid: u32,
     pub time: String,
     pub archive: String,
@@ -66,6 +79,7 @@ impl Manifest {
 /// collide with the files this layout reserves.
 pub fn check_blob_name(name: &str) -> Result<(), Error> {
     let reserved = name == MANIFEST
+        || name == TREE
         || name == LOG
         || name == NOTES
         || name.starts_with("disk-")

@@ -6,7 +6,8 @@
 //! archive.
 //!
 //! - [`parse_vzdump_name`]: vmid, time and compression from an archive name ([`name`]).
-//! - [`ingest`]: archive → images → snapshot, transactional ([`mod@ingest`]).
+//! - [`ingest`]: archive → images (VM) or file tree (container, [`tree`]) → snapshot,
+//!   transactional ([`mod@ingest`], [`lxc`]).
 //! - [`restore`]: snapshot → VMA for `qmrestore` ([`mod@restore`]).
 //! - [`report`]: the savings table ([`mod@report`]).
 //!
@@ -16,9 +17,11 @@
 pub mod error;
 pub mod ingest;
 pub mod layout;
+pub mod lxc;
 pub mod name;
 pub mod report;
 pub mod restore;
+pub mod tree;
 pub mod zfs;
 
 pub use error::{Error, Undo};
@@ -26,3 +29,4 @@ pub use ingest::{DeviceReport, IngestOptions, IngestReport, Outcome, ingest};
 pub use name::{ArchiveCompression, BackupTime, GuestKind, VzdumpName, parse_vzdump_name};
 pub use report::{BackupRow, report};
 pub use restore::{RestoreCompression, RestoreReport, restore};
+pub use tree::{TreeReport, sync_tar};

@@ -10,10 +10,11 @@ use std::str::FromStr;
 use serde::{Serialize, Serializer};
 
 /// Guest type of a vzdump archive.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum GuestKind {
     /// A VM: the archive is a VMA.
+    #[default]
     Qemu,
     /// A container: the archive is a tar.
     Lxc,

@@ -219,6 +219,27 @@ pub enum VmaCommand {
     Verify(VmaFileArgs),
     /// Write sparse `disk-<device>.raw` images and the config files into a new directory.
     Extract(VmaExtractArgs),
+    /// Write a VMA (`.vma`, `.vma.zst`, `.vma.gz`) from raw images and config files, for
+    /// `qmrestore` (like PVE's `vma create`).
+    Create(VmaCreateArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct VmaCreateArgs {
+    /// The archive to write; `.zst`/`.gz` at the end compress it. Must not exist.
+    pub output: String,
+    /// Devices as `DEVNAME=IMAGE`, e.g. `drive-scsi0=disk0.raw` (ids 1, 2, … in this order).
+    #[arg(required = true)]
+    pub devices: Vec<String>,
+    /// A config file to store as a blob under its file name (e.g. `qemu-server.conf`).
+    #[arg(short = 'c', long = "config")]
+    pub configs: Vec<String>,
+    /// zstd level for `.zst` output (vzdump's default is 1).
+    #[arg(long, default_value_t = 1)]
+    pub zstd_level: i32,
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Args)]

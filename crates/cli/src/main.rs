@@ -14,6 +14,7 @@ mod snap_cmd;
 mod snap_run;
 mod status;
 mod vma_cmd;
+mod vma_create;
 
 use std::process::ExitCode;
 

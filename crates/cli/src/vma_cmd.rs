@@ -1,4 +1,4 @@
-//! `zferry vma list|config|verify|extract`: Proxmox VMA archives, with the meaning of PVE's
+//! `zferry vma list|config|verify|extract` (and `create`, in `vma_create`): Proxmox VMA archives, with the meaning of PVE's
 //! `vma` tool. `.vma`, `.vma.zst`, `.vma.gz` and `.vma.lzo` are decompressed in-process;
 //! `-` reads standard input.
 
@@ -19,6 +19,7 @@ pub fn run(command: &VmaCommand) -> Result<u8> {
         VmaCommand::Config(args) => config(args),
         VmaCommand::Verify(args) => verify(args),
         VmaCommand::Extract(args) => extract(args),
+        VmaCommand::Create(args) => crate::vma_create::create(args),
     }
 }
 

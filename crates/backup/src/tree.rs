@@ -1,0 +1,647 @@
+//! Bring a directory to equal a tar stream (an LXC vzdump archive), touching only what
+//! changed — the file-tree counterpart of the block sync used for VM images.
+//!
+//! One pass over the tar, then one walk of the directory:
+//! - **regular files** are compared with the file already there in 4 KiB blocks; only blocks
+//!   that differ are written (in place), and the length is fixed. Size and mtime are never
+//!   trusted to skip the compare: a same-size, same-mtime file with other content is still
+//!   rewritten. A new file's all-zero blocks are not written (they stay holes).
+//! - **directories, symlinks, hard links, character/block devices and FIFOs** are created or
+//!   replaced when their type, target or device number differs.
+//! - **metadata** — permission bits, numeric owner, mtime (whole seconds, as tar stores it)
+//!   and the `user.*`/`security.*` extended attributes carried as PAX `SCHILY.xattr.*`
+//!   records — is changed only where it differs, so an unchanged file costs nothing in the
+//!   next snapshot. Directory metadata is applied after the pass (creating entries changes a
+//!   directory's mtime). POSIX ACLs (`SCHILY.acl.*`) are not applied.
+//! - **removed entries**: anything in the directory the archive no longer has is deleted.
+//!
+//! Hard links: each regular entry owns one inode. An existing file whose inode another entry
+//! of this pass already owns, or that is shared (link count > 1) and must change, is replaced
+//! by a new file instead of being written in place, so writing one path never changes
+//! another; a hard-link entry then points its path at its target's inode.
+//!
+//! Safety: entry names are normalised (`./` and `/` prefixes dropped) and refused when they
+//! contain `..`; every parent directory is checked to be a real directory (an old symlink
+//! in the way is replaced, never followed), so nothing is written outside the directory.
+//! A name seen twice in one archive is refused.
+
+use std::collections::{HashMap, HashSet};
+use std::ffi::OsStr;
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Read};
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::{FileExt, FileTypeExt, MetadataExt, PermissionsExt};
+use std::path::{Component, Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use rustix::fs::{AtFlags, CWD, FileType, Mode, Timespec, Timestamps, XattrFlags};
+use serde::Serialize;
+use tar::EntryType;
+
+use crate::error::{Error, io_err};
+
+const BLOCK: usize = 4096;
+
+/// What bringing the tree up to date did.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct TreeReport {
+    /// Entries in the archive.
+    pub entries: u64,
+    /// Regular files in the archive and their total size.
+    pub files: u64,
+    pub file_bytes: u64,
+    /// Entries created (new path or replaced because the type changed).
+    pub created: u64,
+    /// Existing regular files whose content changed.
+    pub files_changed: u64,
+    /// Bytes of file content written.
+    pub bytes_written: u64,
+    /// Entries whose metadata (mode, owner, mtime, xattrs) was changed.
+    pub metadata_changed: u64,
+    /// Paths removed because the archive no longer has them.
+    pub removed: u64,
+}
+
+/// Metadata of one tar entry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Meta {
+    mode: u32,
+    uid: u32,
+    gid: u32,
+    mtime: i64,
+    xattrs: Vec<(Vec<u8>, Vec<u8>)>,
+}
+
+/// What kind of entry a seen path is (parents must be directories).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Seen {
+    Dir,
+    Other,
+}
+
+/// State of one pass.
+struct Sync<'a> {
+    root: &'a Path,
+    seen: HashMap<PathBuf, Seen>,
+    /// Inodes owned by a regular entry of this pass.
+    owned: HashSet<(u64, u64)>,
+    dirs: Vec<(PathBuf, Meta)>,
+    report: TreeReport,
+}
+
+/// Xattr namespaces vzdump's tar carries (`--xattrs-include=user.*`,
+/// `security.capability`) and this sync manages; others (e.g. `system.` ACLs) are left alone.
+fn managed_xattr(name: &[u8]) -> bool {
+    name.starts_with(b"user.") || name.starts_with(b"security.")
+}
+
+/// The entry's path relative to the tree root; `None` for the root itself (`./`).
+pub fn normalize(raw: &[u8]) -> Result<Option<PathBuf>, Error> {
+    let bad = |reason: &'static str| Error::BadTarEntry {
+        entry: String::from_utf8_lossy(raw).into_owned(),
+        reason,
+    };
+    let mut out = PathBuf::new();
+    for c in Path::new(OsStr::from_bytes(raw)).components() {
+        match c {
+            Component::Normal(p) => out.push(p),
+            Component::CurDir | Component::RootDir => {}
+            Component::ParentDir => return Err(bad("contains '..'")),
+            Component::Prefix(_) => return Err(bad("not a Unix path")),
+        }
+    }
+    Ok((!out.as_os_str().is_empty()).then_some(out))
+}
+
+/// Makes `root` equal the tar stream `src`; see the module docs. `cancel` is checked between
+/// entries.
+pub fn sync_tar<R: Read>(
+    src: R,
+    root: &Path,
+    cancel: Option<&AtomicBool>,
+) -> Result<TreeReport, Error> {
+    fs::create_dir_all(root).map_err(io_err(root))?;
+    let mut s = Sync {
+        root,
+        seen: HashMap::new(),
+        owned: HashSet::new(),
+        dirs: Vec::new(),
+        report: TreeReport::default(),
+    };
+    let mut ar = tar::Archive::new(src);
+    let tar_err = |source: io::Error| Error::Tar { source };
+    for entry in ar.entries().map_err(tar_err)? {
+        if cancel.is_some_and(|c| c.load(Ordering::Relaxed)) {
+            return Err(Error::Cancelled);
+        }
+        let mut e = entry.map_err(tar_err)?;
+        s.report.entries += 1;
+        s.entry(&mut e)?;
+    }
+    // Deepest first, so a parent's mtime is set after its children's changes.
+    let mut dirs = std::mem::take(&mut s.dirs);
+    dirs.sort_by_key(|d| std::cmp::Reverse(d.0.components().count()));
+    for (rel, meta) in &dirs {
+        let abs = root.join(rel);
+        s.apply_meta(&abs, meta, false)?;
+    }
+    s.remove_unseen(root, Path::new(""))?;
+    Ok(s.report)
+}
+
+fn entry_meta<R: Read>(e: &mut tar::Entry<'_, R>) -> Result<Meta, Error> {
+    let h = e.header();
+    let bad = |reason| Error::BadTarEntry {
+        entry: String::from_utf8_lossy(&e.path_bytes()).into_owned(),
+        reason,
+    };
+    let mode = h.mode().map_err(|_| bad("bad mode"))? & 0o7777;
+    let uid = u32::try_from(h.uid().map_err(|_| bad("bad uid"))?).map_err(|_| bad("uid"))?;
+    let gid = u32::try_from(h.gid().map_err(|_| bad("bad gid"))?).map_err(|_| bad("gid"))?;
+    let mtime = i64::try_from(h.mtime().map_err(|_| bad("bad mtime"))?).unwrap_or(i64::MAX);
+    let mut meta = Meta {
+        mode,
+        uid,
+        gid,
+        mtime,
+        xattrs: Vec::new(),
+    };
+    if let Some(pax) = e.pax_extensions().map_err(|source| Error::Tar { source })? {
+        for ext in pax {
+            let ext = ext.map_err(|source| Error::Tar { source })?;
+            let key = ext.key_bytes();
+            if let Some(name) = key.strip_prefix(b"SCHILY.xattr.")
+                && managed_xattr(name)
+            {
+                meta.xattrs
+                    .push((name.to_vec(), ext.value_bytes().to_vec()));
+            }
+        }
+    }
+    meta.xattrs.sort();
+    Ok(meta)
+}
+
+impl Sync<'_> {
+    fn entry<R: Read>(&mut self, e: &mut tar::Entry<'_, R>) -> Result<(), Error> {
+        let raw = e.path_bytes().into_owned();
+        let kind = e.header().entry_type();
+        let Some(rel) = normalize(&raw)? else {
+            // `./`: the root directory itself.
+            if kind.is_dir() {
+                let meta = entry_meta(e)?;
+                self.dirs.push((PathBuf::new(), meta));
+            }
+            return Ok(());
+        };
+        let bad = |reason| Error::BadTarEntry {
+            entry: String::from_utf8_lossy(&raw).into_owned(),
+            reason,
+        };
+        if self.seen.contains_key(&rel) {
+            return Err(bad("appears twice in the archive"));
+        }
+        self.ensure_parents(&rel)?;
+        let abs = self.root.join(&rel);
+        let meta = entry_meta(e)?;
+        let old = symlink_meta(&abs)?;
+        match kind {
+            EntryType::Directory => {
+                if !old.as_ref().is_some_and(fs::Metadata::is_dir) {
+                    self.replace_with(&abs, old.as_ref(), |p| fs::create_dir(p))?;
+                }
+                self.seen.insert(rel.clone(), Seen::Dir);
+                self.dirs.push((rel, meta));
+                return Ok(());
+            }
+            EntryType::Regular | EntryType::Continuous | EntryType::GNUSparse => {
+                self.file(e, &abs, old.as_ref())?;
+                self.apply_meta(&abs, &meta, false)?;
+            }
+            EntryType::Symlink => {
+                let target = e
+                    .link_name_bytes()
+                    .ok_or_else(|| bad("symlink without a target"))?
+                    .into_owned();
+                let target = PathBuf::from(OsStr::from_bytes(&target));
+                let same = old.as_ref().is_some_and(|m| m.file_type().is_symlink())
+                    && fs::read_link(&abs).map_err(io_err(&abs))? == target;
+                if !same {
+                    self.replace_with(&abs, old.as_ref(), |p| {
+                        std::os::unix::fs::symlink(&target, p)
+                    })?;
+                }
+                self.apply_meta(&abs, &meta, true)?;
+            }
+            EntryType::Link => {
+                let target = e
+                    .link_name_bytes()
+                    .ok_or_else(|| bad("hard link without a target"))?
+                    .into_owned();
+                let target = normalize(&target)?.ok_or_else(|| bad("hard link to the root"))?;
+                if self.seen.get(&target) != Some(&Seen::Other) {
+                    return Err(bad("hard link to an entry not seen before"));
+                }
+                let tabs = self.root.join(&target);
+                let tmeta = fs::symlink_metadata(&tabs).map_err(io_err(&tabs))?;
+                let same = old
+                    .as_ref()
+                    .is_some_and(|m| (m.dev(), m.ino()) == (tmeta.dev(), tmeta.ino()));
+                if !same {
+                    self.replace_with(&abs, old.as_ref(), |p| fs::hard_link(&tabs, p))?;
+                }
+            }
+            EntryType::Char | EntryType::Block | EntryType::Fifo => {
+                self.node(e, kind, &abs, old.as_ref(), &meta)?;
+                self.apply_meta(&abs, &meta, false)?;
+            }
+            _ => {
+                tracing::warn!(entry = %rel.display(), ?kind, "skipping unsupported tar entry type");
+                return Ok(());
+            }
+        }
+        self.seen.insert(rel, Seen::Other);
+        Ok(())
+    }
+
+    /// Every ancestor of `rel` is a real directory (created, or replacing a non-directory).
+    fn ensure_parents(&mut self, rel: &Path) -> Result<(), Error> {
+        let mut prefix = PathBuf::new();
+        let parts: Vec<_> = rel.components().collect();
+        for c in &parts[..parts.len().saturating_sub(1)] {
+            prefix.push(c);
+            match self.seen.get(&prefix) {
+                Some(Seen::Dir) => continue,
+                Some(Seen::Other) => {
+                    return Err(Error::BadTarEntry {
+                        entry: rel.display().to_string(),
+                        reason: "a parent is not a directory in the archive",
+                    });
+                }
+                None => {}
+            }
+            let abs = self.root.join(&prefix);
+            let old = symlink_meta(&abs)?;
+            if !old.as_ref().is_some_and(fs::Metadata::is_dir) {
+                self.replace_with(&abs, old.as_ref(), |p| fs::create_dir(p))?;
+            }
+            self.seen.insert(prefix.clone(), Seen::Dir);
+        }
+        Ok(())
+    }
+
+    /// Removes whatever is at `abs` (if anything) and creates the new entry with `make`.
+    fn replace_with(
+        &mut self,
+        abs: &Path,
+        old: Option<&fs::Metadata>,
+        make: impl FnOnce(&Path) -> io::Result<()>,
+    ) -> Result<(), Error> {
+        if let Some(m) = old {
+            remove_any(abs, m)?;
+        }
+        make(abs).map_err(io_err(abs))?;
+        self.report.created += 1;
+        Ok(())
+    }
+
+    /// Regular file content: in place when the inode is this entry's alone, through a new
+    /// file when it is shared with other links (kept only if the content differs).
+    fn file<R: Read>(
+        &mut self,
+        e: &mut tar::Entry<'_, R>,
+        abs: &Path,
+        old: Option<&fs::Metadata>,
+    ) -> Result<(), Error> {
+        let size = e.size();
+        self.report.files += 1;
+        self.report.file_bytes += size;
+        let reuse =
+            old.filter(|m| m.file_type().is_file() && !self.owned.contains(&(m.dev(), m.ino())));
+        let (written, differs) = match reuse {
+            Some(m) if m.nlink() == 1 => {
+                let f = OpenOptions::new()
+                    .read(true)
+                    .write(true)
+                    .open(abs)
+                    .map_err(io_err(abs))?;
+                sync_content(e, &f, Some(&f), m.len(), size, abs)?
+            }
+            Some(m) => {
+                let name = abs.file_name().unwrap_or_default().to_string_lossy();
+                let tmp = abs.with_file_name(format!(".zferry-tmp.{name}"));
+                let oldf = File::open(abs).map_err(io_err(abs))?;
+                match sync_shared(e, &oldf, m.len(), size, &tmp) {
+                    Ok(Some(n)) => {
+                        fs::rename(&tmp, abs).map_err(io_err(abs))?;
+                        self.report.created += 1;
+                        (n, true)
+                    }
+                    Ok(None) => (0, false),
+                    Err(err) => {
+                        let _ = fs::remove_file(&tmp);
+                        return Err(err);
+                    }
+                }
+            }
+            None => {
+                if let Some(m) = old {
+                    remove_any(abs, m)?;
+                }
+                self.report.created += 1;
+                let f = File::create_new(abs).map_err(io_err(abs))?;
+                let (n, _) = sync_content(e, &f, None, 0, size, abs)?;
+                (n, false)
+            }
+        };
+        if differs {
+            self.report.files_changed += 1;
+        }
+        self.report.bytes_written += written;
+        let m = fs::symlink_metadata(abs).map_err(io_err(abs))?;
+        self.owned.insert((m.dev(), m.ino()));
+        Ok(())
+    }
+
+    fn node<R: Read>(
+        &mut self,
+        e: &tar::Entry<'_, R>,
+        kind: EntryType,
+        abs: &Path,
+        old: Option<&fs::Metadata>,
+        meta: &Meta,
+    ) -> Result<(), Error> {
+        let h = e.header();
+        let major = h.device_major().ok().flatten().unwrap_or(0);
+        let minor = h.device_minor().ok().flatten().unwrap_or(0);
+        let rdev = rustix::fs::makedev(major, minor);
+        let (ft, same_type): (FileType, fn(&fs::FileType) -> bool) = match kind {
+            EntryType::Char => (FileType::CharacterDevice, fs::FileType::is_char_device),
+            EntryType::Block => (FileType::BlockDevice, fs::FileType::is_block_device),
+            _ => (FileType::Fifo, fs::FileType::is_fifo),
+        };
+        let same = old.is_some_and(|m| same_type(&m.file_type()) && m.rdev() == rdev);
+        if !same {
+            let mode = Mode::from_raw_mode(meta.mode);
+            self.replace_with(abs, old, |p| {
+                rustix::fs::mknodat(CWD, p, ft, mode, rdev).map_err(io::Error::from)
+            })?;
+        }
+        Ok(())
+    }
+
+    /// Sets owner, mode, xattrs and mtime where they differ (`symlink`: no mode, no xattrs).
+    fn apply_meta(&mut self, abs: &Path, want: &Meta, symlink: bool) -> Result<(), Error> {
+        let m = fs::symlink_metadata(abs).map_err(io_err(abs))?;
+        let mut changed = false;
+        if (m.uid(), m.gid()) != (want.uid, want.gid) {
+            std::os::unix::fs::lchown(abs, Some(want.uid), Some(want.gid)).map_err(io_err(abs))?;
+            changed = true;
+        }
+        // After chown: it clears set-id bits.
+        let m = if changed {
+            fs::symlink_metadata(abs).map_err(io_err(abs))?
+        } else {
+            m
+        };
+        if !symlink && m.mode() & 0o7777 != want.mode {
+            fs::set_permissions(abs, fs::Permissions::from_mode(want.mode)).map_err(io_err(abs))?;
+            changed = true;
+        }
+        if !symlink && sync_xattrs(abs, &want.xattrs)? {
+            changed = true;
+        }
+        if (m.mtime(), m.mtime_nsec()) != (want.mtime, 0) {
+            let t = Timespec {
+                tv_sec: want.mtime,
+                tv_nsec: 0,
+            };
+            let times = Timestamps {
+                last_access: t,
+                last_modification: t,
+            };
+            rustix::fs::utimensat(CWD, abs, &times, AtFlags::SYMLINK_NOFOLLOW)
+                .map_err(|e| io_err(abs)(e.into()))?;
+            changed = true;
+        }
+        if changed {
+            self.report.metadata_changed += 1;
+        }
+        Ok(())
+    }
+
+    /// Deletes everything under `root/rel` that this pass did not see.
+    fn remove_unseen(&mut self, root: &Path, rel: &Path) -> Result<(), Error> {
+        let dir = root.join(rel);
+        let mut names: Vec<_> = fs::read_dir(&dir)
+            .map_err(io_err(&dir))?
+            .map(|d| d.map(|d| d.file_name()))
+            .collect::<Result<_, _>>()
+            .map_err(io_err(&dir))?;
+        names.sort();
+        for name in names {
+            let child = rel.join(&name);
+            match self.seen.get(&child) {
+                Some(Seen::Dir) => self.remove_unseen(root, &child)?,
+                Some(Seen::Other) => {}
+                None => {
+                    let abs = root.join(&child);
+                    let m = fs::symlink_metadata(&abs).map_err(io_err(&abs))?;
+                    remove_any(&abs, &m)?;
+                    self.report.removed += 1;
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+fn symlink_meta(p: &Path) -> Result<Option<fs::Metadata>, Error> {
+    match fs::symlink_metadata(p) {
+        Ok(m) => Ok(Some(m)),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(io_err(p)(e)),
+    }
+}
+
+fn remove_any(p: &Path, m: &fs::Metadata) -> Result<(), Error> {
+    if m.is_dir() {
+        fs::remove_dir_all(p)
+    } else {
+        fs::remove_file(p)
+    }
+    .map_err(io_err(p))
+}
+
+/// Reads exactly `buf.len()` bytes (the tar entry is exactly `size` long).
+fn read_full<R: Read>(src: &mut R, buf: &mut [u8], path: &Path) -> Result<(), Error> {
+    src.read_exact(buf).map_err(|source| Error::Tar {
+        source: io::Error::new(source.kind(), format!("{}: {source}", path.display())),
+    })
+}
+
+/// Streams `size` bytes of `src` into `dst`, comparing with `old` (`old_len` bytes) block by
+/// block. When `old` is `dst` itself only differing blocks are written; otherwise `dst` is a
+/// new file and gets every non-zero block. Fixes `dst`'s length. Returns the bytes written
+/// and whether the content differs from `old`.
+fn sync_content<R: Read>(
+    src: &mut R,
+    dst: &File,
+    old: Option<&File>,
+    old_len: u64,
+    size: u64,
+    path: &Path,
+) -> Result<(u64, bool), Error> {
+    let in_place = old.is_some_and(|o| std::ptr::eq(o, dst));
+    let mut buf = vec![0u8; 32 * BLOCK];
+    let mut prev = vec![0u8; 32 * BLOCK];
+    let (mut off, mut written, mut differs) = (0u64, 0u64, old_len != size);
+    while off < size {
+        let n = usize::try_from((size - off).min(buf.len() as u64)).unwrap_or(buf.len());
+        read_full(src, &mut buf[..n], path)?;
+        let have = usize::try_from(old_len.saturating_sub(off).min(n as u64)).unwrap_or(0);
+        if let Some(o) = old
+            && have > 0
+        {
+            o.read_exact_at(&mut prev[..have], off)
+                .map_err(io_err(path))?;
+        }
+        for (i, blk) in buf[..n].chunks(BLOCK).enumerate() {
+            let at = i * BLOCK;
+            let end = at + blk.len();
+            let same = if end <= have {
+                prev[at..end] == *blk
+            } else if at >= have {
+                is_zero(blk)
+            } else {
+                prev[at..have] == blk[..have - at] && is_zero(&blk[have - at..])
+            };
+            differs |= !same;
+            let write = if in_place { !same } else { !is_zero(blk) };
+            if write {
+                dst.write_all_at(blk, off + at as u64)
+                    .map_err(io_err(path))?;
+                written += blk.len() as u64;
+            }
+        }
+        off += n as u64;
+    }
+    let len = dst.metadata().map_err(io_err(path))?.len();
+    if len != size {
+        dst.set_len(size).map_err(io_err(path))?;
+    }
+    Ok((written, differs))
+}
+
+/// For an inode shared with other links: compares `src` with `old` without writing; from
+/// the first difference on (or at the end when only the length differs) builds the new
+/// content in `tmp` (the equal prefix copied from `old`). `None`: identical, nothing written.
+fn sync_shared<R: Read>(
+    src: &mut R,
+    old: &File,
+    old_len: u64,
+    size: u64,
+    tmp: &Path,
+) -> Result<Option<u64>, Error> {
+    let mut buf = vec![0u8; 32 * BLOCK];
+    let mut prev = vec![0u8; 32 * BLOCK];
+    let (mut off, mut written) = (0u64, 0u64);
+    let mut out: Option<File> = None;
+    while off < size {
+        let n = usize::try_from((size - off).min(buf.len() as u64)).unwrap_or(buf.len());
+        read_full(src, &mut buf[..n], tmp)?;
+        if out.is_none() {
+            let have = usize::try_from(old_len.saturating_sub(off).min(n as u64)).unwrap_or(0);
+            if have == n {
+                old.read_exact_at(&mut prev[..n], off)
+                    .map_err(io_err(tmp))?;
+                if prev[..n] == buf[..n] {
+                    off += n as u64;
+                    continue;
+                }
+            }
+            let t = File::create(tmp).map_err(io_err(tmp))?;
+            written += copy_prefix(old, &t, off, tmp)?;
+            out = Some(t);
+        }
+        if let Some(t) = &out {
+            written += write_nonzero(t, &buf[..n], off, tmp)?;
+        }
+        off += n as u64;
+    }
+    let t = match out {
+        Some(t) => t,
+        None if old_len == size => return Ok(None),
+        None => {
+            let t = File::create(tmp).map_err(io_err(tmp))?;
+            written += copy_prefix(old, &t, size.min(old_len), tmp)?;
+            t
+        }
+    };
+    t.set_len(size).map_err(io_err(tmp))?;
+    Ok(Some(written))
+}
+
+/// Copies the first `len` bytes of `old` into `dst` (zero blocks left as holes).
+fn copy_prefix(old: &File, dst: &File, len: u64, path: &Path) -> Result<u64, Error> {
+    let mut buf = vec![0u8; 32 * BLOCK];
+    let (mut off, mut written) = (0u64, 0u64);
+    while off < len {
+        let n = usize::try_from((len - off).min(buf.len() as u64)).unwrap_or(buf.len());
+        old.read_exact_at(&mut buf[..n], off)
+            .map_err(io_err(path))?;
+        written += write_nonzero(dst, &buf[..n], off, path)?;
+        off += n as u64;
+    }
+    Ok(written)
+}
+
+/// Writes the non-zero 4 KiB blocks of `data` at `off`.
+fn write_nonzero(dst: &File, data: &[u8], off: u64, path: &Path) -> Result<u64, Error> {
+    let mut written = 0;
+    for (i, blk) in data.chunks(BLOCK).enumerate() {
+        if !is_zero(blk) {
+            dst.write_all_at(blk, off + (i * BLOCK) as u64)
+                .map_err(io_err(path))?;
+            written += blk.len() as u64;
+        }
+    }
+    Ok(written)
+}
+
+fn is_zero(b: &[u8]) -> bool {
+    zferry_vma::writer::is_zero(b)
+}
+
+/// Makes the managed xattrs of `p` equal `want` (sorted); true if anything changed.
+fn sync_xattrs(p: &Path, want: &[(Vec<u8>, Vec<u8>)]) -> Result<bool, Error> {
+    let xerr = |e: rustix::io::Errno| io_err(p)(io::Error::from(e));
+    let len = rustix::fs::llistxattr_query(p).map_err(xerr)?;
+    let mut list = vec![0u8; len];
+    let n = rustix::fs::llistxattr(p, &mut list[..]).map_err(xerr)?;
+    let mut changed = false;
+    for name in list[..n].split(|&b| b == 0).filter(|n| !n.is_empty()) {
+        if managed_xattr(name) && !want.iter().any(|(k, _)| k == name) {
+            rustix::fs::lremovexattr(p, OsStr::from_bytes(name)).map_err(xerr)?;
+            changed = true;
+        }
+    }
+    for (k, v) in want {
+        let name = OsStr::from_bytes(k);
+        let current = match rustix::fs::lgetxattr_query(p, name) {
+            Ok(len) => {
+                let mut buf = vec![0u8; len];
+                let n = rustix::fs::lgetxattr(p, name, &mut buf[..]).map_err(xerr)?;
+                buf.truncate(n);
+                Some(buf)
+            }
+            Err(rustix::io::Errno::NODATA) => None,
+            Err(e) => return Err(xerr(e)),
+        };
+        if current.as_deref() != Some(v.as_slice()) {
+            rustix::fs::lsetxattr(p, name, v, XattrFlags::empty()).map_err(xerr)?;
+            changed = true;
+        }
+    }
+    Ok(changed)
+}
