@@ -10,6 +10,7 @@
 //!   transactional ([`mod@ingest`], [`lxc`]).
 //! - [`restore`]: snapshot → VMA for `qmrestore` ([`mod@restore`]).
 //! - [`report`]: the savings table ([`mod@report`]).
+//! - [`watch`]: which files of a vzdump directory are complete and ready to ingest.
 //!
 //! Every `zfs` command is an argv run through a `zferry_exec::Executor` ([`zfs`]); file I/O on
 //! the images is local, so the executor must run on the machine that mounts the datasets.
@@ -22,6 +23,7 @@ pub mod name;
 pub mod report;
 pub mod restore;
 pub mod tree;
+pub mod watch;
 pub mod zfs;
 
 pub use error::{Error, Undo};

@@ -1,11 +1,19 @@
-//! `zferry backup ingest|restore|report`: vzdump VMA backups kept as per-VM ZFS datasets,
-//! one snapshot per backup, writing only the 4 KiB blocks that changed (M18–M21).
+//! `zferry backup ingest|restore|report`: vzdump backups kept as per-guest ZFS datasets,
+//! one snapshot per backup, writing only the 4 KiB blocks (VMs) or files (containers) that
+//! changed (M18–M21). SIGINT/SIGTERM cancel a running ingest, which then rolls back.
 
-use std::path::Path;
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant, SystemTime};
 
 use anyhow::{Context, Result};
+use signal_hook::consts::{SIGINT, SIGTERM};
+use zferry_backup::watch::{self, Decision};
 use zferry_backup::{
-    BackupTime, IngestOptions, Outcome, RestoreCompression, ingest, report, restore,
+    BackupTime, Error as BackupError, IngestOptions, IngestReport, Outcome, RestoreCompression,
+    ingest, report, restore,
 };
 use zferry_exec::LocalExecutor;
 use zferry_zfs::DatasetName;
@@ -26,43 +34,172 @@ fn root(s: &str) -> Result<DatasetName> {
         .with_context(|| format!("invalid dataset name {s:?} for --root"))
 }
 
+/// Exit code after SIGINT/SIGTERM stopped an ingest (128 + SIGINT, as shells report it).
+const INTERRUPTED: u8 = 130;
+
+/// A flag raised by SIGINT or SIGTERM; a second signal exits at once (the dataset is then
+/// rolled back by the next ingest, which finds the uncommitted changes).
+fn cancel_flag() -> Result<Arc<AtomicBool>> {
+    let flag = Arc::new(AtomicBool::new(false));
+    for sig in [SIGINT, SIGTERM] {
+        signal_hook::flag::register_conditional_shutdown(
+            sig,
+            i32::from(INTERRUPTED),
+            Arc::clone(&flag),
+        )
+        .context("installing the signal handler")?;
+        signal_hook::flag::register(sig, Arc::clone(&flag))
+            .context("installing the signal handler")?;
+    }
+    Ok(flag)
+}
+
+/// Result of one ingest as the loop sees it.
+enum Step {
+    Done(Box<IngestReport>),
+    Failed,
+    Interrupted,
+}
+
+fn ingest_one(
+    exec: &LocalExecutor,
+    root: &DatasetName,
+    file: &Path,
+    opts: &IngestOptions<'_>,
+    json_lines: bool,
+) -> Result<Step> {
+    let shown = file.display();
+    match ingest(exec, root, file, opts) {
+        Ok(r) => {
+            if json_lines {
+                output::line(&serde_json::to_string(&r)?)?;
+            } else if !matches!(r.outcome, Outcome::Ingested) || r.tree.is_none() {
+                let what = match r.outcome {
+                    Outcome::AlreadyIngested => "already ingested".to_owned(),
+                    Outcome::Ingested => format!(
+                        "ingested: {} changed of {} ({} VMA) in {:.1}s",
+                        human::bytes(r.changed_bytes),
+                        human::bytes(r.virtual_size),
+                        human::bytes(r.vma_size),
+                        r.duration.as_secs_f64()
+                    ),
+                };
+                output::line(&format!("{shown}: {what}"))?;
+            } else if let Some(t) = &r.tree {
+                output::line(&format!(
+                    "{shown}: ingested: {} files, {} written ({} new/replaced, {} changed, {} removed, {} metadata) of {} ({} archive) in {:.1}s",
+                    t.files,
+                    human::bytes(t.bytes_written),
+                    t.created,
+                    t.files_changed,
+                    t.removed,
+                    t.metadata_changed,
+                    human::bytes(t.file_bytes),
+                    human::bytes(r.vma_size),
+                    r.duration.as_secs_f64()
+                ))?;
+            }
+            Ok(Step::Done(Box::new(r)))
+        }
+        Err(e) if is_cancel(&e) => {
+            eprintln!(
+                "zferry: {shown}: interrupted by a signal: {e}. Run the same command again to ingest it."
+            );
+            Ok(Step::Interrupted)
+        }
+        Err(e) => {
+            eprintln!("zferry: {shown}: {e}");
+            Ok(Step::Failed)
+        }
+    }
+}
+
+fn is_cancel(e: &BackupError) -> bool {
+    match e {
+        BackupError::Cancelled => true,
+        BackupError::IngestFailed { source, .. } => is_cancel(source),
+        _ => false,
+    }
+}
+
 fn ingest_files(args: &IngestArgs) -> Result<u8> {
     let exec = LocalExecutor::new();
     let root = root(&args.root)?;
+    let cancel = cancel_flag()?;
     let opts = IngestOptions {
         delete_input: args.delete_input,
+        cancel: Some(&cancel),
         ..IngestOptions::default()
     };
+    if let Some(dir) = &args.watch {
+        return watch(&exec, &root, Path::new(dir), args, &opts, &cancel);
+    }
     let mut failed = 0;
     let mut reports = Vec::new();
     for file in &args.files {
-        match ingest(&exec, &root, Path::new(file), &opts) {
-            Ok(r) => {
-                if !args.json {
-                    let what = match r.outcome {
-                        Outcome::AlreadyIngested => "already ingested".to_owned(),
-                        Outcome::Ingested => format!(
-                            "ingested: {} changed of {} ({} VMA) in {:.1}s",
-                            human::bytes(r.changed_bytes),
-                            human::bytes(r.virtual_size),
-                            human::bytes(r.vma_size),
-                            r.duration.as_secs_f64()
-                        ),
-                    };
-                    output::line(&format!("{file}: {what}"))?;
-                }
-                reports.push(r);
-            }
-            Err(e) => {
-                failed += 1;
-                eprintln!("zferry: {file}: {e}");
-            }
+        match ingest_one(&exec, &root, Path::new(file), &opts, false)? {
+            Step::Done(r) => reports.push(*r),
+            Step::Failed => failed += 1,
+            Step::Interrupted => return Ok(INTERRUPTED),
         }
     }
     if args.json {
         output::json(&reports)?;
     }
     Ok(if failed == 0 { exit::OK } else { exit::PROBLEM })
+}
+
+/// `--watch`: poll `dir` and ingest complete archives (rule: `zferry_backup::watch`) until a
+/// signal. With `--json` each ingest report is one JSON line.
+fn watch(
+    exec: &LocalExecutor,
+    root: &DatasetName,
+    dir: &Path,
+    args: &IngestArgs,
+    opts: &IngestOptions<'_>,
+    cancel: &AtomicBool,
+) -> Result<u8> {
+    let settle = Duration::from_secs(args.settle);
+    let mut sizes: HashMap<PathBuf, u64> = HashMap::new();
+    // Files handled (ingested, or failed at this size/mtime): not retried until they change.
+    let mut handled: HashMap<PathBuf, (u64, SystemTime)> = HashMap::new();
+    tracing::info!(dir = %dir.display(), interval = args.interval, settle = args.settle, "watching for vzdump archives");
+    loop {
+        let found = watch::scan(dir, SystemTime::now())
+            .with_context(|| format!("reading the watched directory {}", dir.display()))?;
+        let mut next_sizes = HashMap::new();
+        for c in &found {
+            next_sizes.insert(c.path.clone(), c.size);
+            if handled.get(&c.path) == Some(&(c.size, c.mtime)) {
+                continue;
+            }
+            match watch::decide(c, sizes.get(&c.path).copied(), settle) {
+                Decision::Ingest => match ingest_one(exec, root, &c.path, opts, args.json)? {
+                    Step::Interrupted => return Ok(INTERRUPTED),
+                    Step::Done(_) | Step::Failed => {
+                        handled.insert(c.path.clone(), (c.size, c.mtime));
+                    }
+                },
+                Decision::Wait(why) => {
+                    tracing::debug!(file = %c.path.display(), %why, "not ready");
+                }
+                Decision::Skip(why) => {
+                    tracing::warn!(file = %c.path.display(), %why, "skipped");
+                    handled.insert(c.path.clone(), (c.size, c.mtime));
+                }
+            }
+        }
+        sizes = next_sizes;
+        handled.retain(|p, _| sizes.contains_key(p));
+        let until = Instant::now() + Duration::from_secs(args.interval);
+        while Instant::now() < until {
+            if cancel.load(Ordering::Relaxed) {
+                tracing::info!("signal received: stopping the watch");
+                return Ok(exit::OK);
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
 }
 
 fn restore_one(args: &RestoreArgs) -> Result<u8> {

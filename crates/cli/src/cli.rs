@@ -232,7 +232,7 @@ pub struct VmaCreateArgs {
     #[arg(required = true)]
     pub devices: Vec<String>,
     /// A config file to store as a blob under its file name (e.g. `qemu-server.conf`).
-    #[arg(short = 'c', long = "config")]
+    #[arg(short = 'c', long = "conf")]
     pub configs: Vec<String>,
     /// zstd level for `.zst` output (vzdump's default is 1).
     #[arg(long, default_value_t = 1)]
@@ -344,8 +344,9 @@ pub struct BlocksyncArgs {
 
 #[derive(Debug, Subcommand)]
 pub enum BackupCommand {
-    /// Ingest vzdump VMA archives into <root>/<vmid>, writing only changed 4 KiB blocks, one
-    /// snapshot per backup; a failed ingest is rolled back; re-ingesting is a no-op.
+    /// Ingest vzdump archives into <root>/<vmid> (VMs: only changed 4 KiB blocks; containers:
+    /// only changed files), one snapshot per backup; a failed or interrupted (SIGINT/SIGTERM)
+    /// ingest is rolled back; re-ingesting is a no-op.
     Ingest(IngestArgs),
     /// Rebuild a VMA archive (`.vma` or `.vma.zst`) from a backup snapshot, for qmrestore.
     Restore(RestoreArgs),
@@ -358,9 +359,22 @@ pub struct IngestArgs {
     /// Dataset holding one child per VM, e.g. tank/backup.
     #[arg(long)]
     pub root: String,
-    /// vzdump-qemu-<vmid>-YYYY_MM_DD-HH_MM_SS.vma[.zst|.gz|.lzo] files, oldest first.
-    #[arg(required = true)]
+    /// vzdump-qemu-<vmid>-YYYY_MM_DD-HH_MM_SS.vma[.zst|.gz|.lzo] or
+    /// vzdump-lxc-<vmid>-….tar[.zst|.gz|.lzo] files, oldest first.
+    #[arg(required_unless_present = "watch", conflicts_with = "watch")]
     pub files: Vec<String>,
+    /// Keep polling this vzdump target directory and ingest each archive once it is complete
+    /// (stable size, and its log says finished or it is older than --settle). Stops on
+    /// SIGINT/SIGTERM.
+    #[arg(long, value_name = "DIR")]
+    pub watch: Option<String>,
+    /// Seconds between polls of --watch.
+    #[arg(long, default_value_t = 60, value_name = "SECS")]
+    pub interval: u64,
+    /// With --watch: an archive whose log does not say finished is ingested once unmodified
+    /// for this long.
+    #[arg(long, default_value_t = 300, value_name = "SECS")]
+    pub settle: u64,
     /// Remove each archive after its successful ingest.
     #[arg(long)]
     pub delete_input: bool,

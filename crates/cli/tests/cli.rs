@@ -204,3 +204,75 @@ fn blocksync_writes_only_changed_blocks_and_a_second_run_writes_nothing() {
     );
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn vma_create_verify_extract_round_trip() {
+    let dir = std::env::temp_dir().join(format!("zferry-vma-create-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    // An odd-sized disk with data, zero blocks and a partial last block; a small second disk.
+    let mut disk0: Vec<u8> = (0..300_000u32).map(|i| (i % 253) as u8).collect();
+    disk0[65_536..2 * 65_536].fill(0);
+    let disk1 = vec![0x5au8; 4096];
+    let conf = "name: vm100\n#qmdump#map:scsi0:drive-scsi0:local:raw:\n";
+    std::fs::write(dir.join("d0.raw"), &disk0).unwrap();
+    std::fs::write(dir.join("d1.raw"), &disk1).unwrap();
+    std::fs::write(dir.join("qemu-server.conf"), conf).unwrap();
+    for ext in ["vma", "vma.zst", "vma.gz"] {
+        let archive = dir.join(format!("out.{ext}"));
+        let out = zferry(&[
+            "vma",
+            "create",
+            "--json",
+            archive.to_str().unwrap(),
+            "-c",
+            dir.join("qemu-server.conf").to_str().unwrap(),
+            &format!("drive-scsi0={}", dir.join("d0.raw").display()),
+            &format!("drive-scsi1={}", dir.join("d1.raw").display()),
+        ]);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(0), "{err}");
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(v["devices"][0][1], 300_000, "{v}");
+        assert!(!dir.join(format!("out.{ext}.part")).exists());
+
+        let verify = zferry(&["vma", "verify", archive.to_str().unwrap()]);
+        assert_eq!(verify.status.code(), Some(0), "{ext}");
+        let target = dir.join(format!("x-{ext}"));
+        let out = zferry(&[
+            "vma",
+            "extract",
+            archive.to_str().unwrap(),
+            target.to_str().unwrap(),
+        ]);
+        assert_eq!(out.status.code(), Some(0), "{ext}");
+        assert_eq!(
+            std::fs::read(target.join("disk-drive-scsi0.raw")).unwrap(),
+            disk0
+        );
+        assert_eq!(
+            std::fs::read(target.join("disk-drive-scsi1.raw")).unwrap(),
+            disk1
+        );
+        assert_eq!(
+            std::fs::read_to_string(target.join("qemu-server.conf")).unwrap(),
+            conf
+        );
+    }
+    // An existing output is never overwritten; lzop output is refused with advice.
+    let again = zferry(&[
+        "vma",
+        "create",
+        dir.join("out.vma").to_str().unwrap(),
+        &format!("drive-scsi0={}", dir.join("d0.raw").display()),
+    ]);
+    assert_eq!(again.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&again.stderr).contains("already exists"));
+    let lzo = zferry(&[
+        "vma",
+        "create",
+        dir.join("out.vma.lzo").to_str().unwrap(),
+        &format!("drive-scsi0={}", dir.join("d0.raw").display()),
+    ]);
+    assert!(String::from_utf8_lossy(&lzo.stderr).contains("use .vma.zst"));
+    std::fs::remove_dir_all(&dir).unwrap();
+}
