@@ -476,7 +476,10 @@ fn remove_any(p: &Path, m: &fs::Metadata) -> Result<(), Error> {
 /// Reads exactly `buf.len()` bytes (the tar entry is exactly `size` long).
 fn read_full<R: Read>(src: &mut R, buf: &mut [u8], path: &Path) -> Result<(), Error> {
     src.read_exact(buf).map_err(|source| Error::Tar {
-        source: io::Error::new(source.kind(), format!("{}: {source}", path.display())),
+        source: io::Error::new(
+            source.kind(),
+            format!("reading the data for {}: {source}", path.display()),
+        ),
     })
 }
 

@@ -152,7 +152,7 @@ mod tests {
     fn the_watch_rule_table() {
         use Decision::{Ingest, Skip, Wait};
         use LogState::{Failed, Finished, Missing, Running};
-        let settle = Duration::from_secs(60);
+        let settle = Duration::from_mins(1);
         let cases = [
             (
                 "first sight waits even when finished",
