@@ -379,10 +379,6 @@ pub(crate) fn companions(file: &Path) -> (Option<PathBuf>, PathBuf) {
     (log, file.with_file_name(format!("{name}.notes")))
 }
 
-fn cancelled(opts: &IngestOptions<'_>) -> bool {
-    opts.cancel.is_some_and(|c| c.load(Ordering::Relaxed))
-}
-
 /// Everything between "dataset ready" and "snapshot": images, configs, companions, manifest.
 fn write_backup(
     file: &Path,
@@ -399,58 +395,13 @@ fn write_backup(
         layout::check_blob_name(&c.name)?;
     }
 
-    let paths: Vec<PathBuf> = header
+    report.devices = sync_images(&mut reader, dir, opts.cancel, created)?;
+    report.changed_bytes = report
         .devices
         .iter()
-        .map(|d| dir.join(image_file_name(&d.name)))
-        .collect();
-    let files = paths
-        .iter()
-        .map(|p| open_rw(p, created))
-        .collect::<Result<Vec<_>, _>>()?;
-    let sync_opts = zferry_blocksync::Options::default();
-    let mut sinks = Vec::with_capacity(files.len());
-    let mut slot = [usize::MAX; 256];
-    for (i, (d, f)) in header.devices.iter().zip(&files).enumerate() {
-        let sink = BlockSink::new(f, d.size, &sync_opts).map_err(|source| Error::Sync {
-            path: paths[i].clone(),
-            source,
-        })?;
-        sinks.push(sink);
-        slot[usize::from(d.id.get())] = i;
-    }
-    while let Some(c) = reader.next_cluster()? {
-        if cancelled(opts) {
-            return Err(Error::Cancelled);
-        }
-        let i = slot[usize::from(c.dev_id.get())];
-        let first = c.device_offset() / zferry_blocksync::BLOCK_SIZE_U64;
-        for b in 0..c.block_count() {
-            sinks[i]
-                .put(first + b as u64, c.block(b))
-                .map_err(|source| Error::Sync {
-                    path: paths[i].clone(),
-                    source,
-                })?;
-        }
-    }
-    for ((sink, d), path) in sinks.into_iter().zip(&header.devices).zip(&paths) {
-        let sync = sink.finish().map_err(|source| Error::Sync {
-            path: path.clone(),
-            source,
-        })?;
-        report.changed_bytes += sync.bytes_written + sync.bytes_punched;
-        report.devices.push(DeviceReport {
-            name: d.name.clone(),
-            size: d.size,
-            sync,
-        });
-    }
+        .map(|d| d.sync.bytes_written + d.sync.bytes_punched)
+        .sum();
     report.virtual_size = header.devices.iter().map(|d| d.size).sum();
-    for (f, p) in files.iter().zip(&paths) {
-        f.sync_all().map_err(io_err(p))?;
-    }
-    drop(files);
 
     for c in &header.configs {
         write_if_changed(&dir.join(&c.name), &c.data, created)?;
@@ -511,6 +462,72 @@ pub(crate) fn remove_if_present(path: &Path) -> Result<(), Error> {
 
 /// Removes images and configs of the previous backup that this archive no longer has (a
 /// detached disk, a deleted firewall config), so each snapshot holds exactly its backup.
+/// Streams every cluster of `reader` into `dir/disk-<devname>.raw` through a
+/// [`BlockSink`] per device: only 4 KiB blocks that differ from the image already there are
+/// written (zero blocks become holes), images are created or resized to the device size, and
+/// synced to disk at the end. New files are recorded in `created`. This is the whole data
+/// path of an ingest; it needs no ZFS (the ingest benchmark runs it on plain files).
+pub fn sync_images<R: std::io::Read>(
+    reader: &mut VmaReader<R>,
+    dir: &Path,
+    cancel: Option<&AtomicBool>,
+    created: &mut Vec<PathBuf>,
+) -> Result<Vec<DeviceReport>, Error> {
+    let header = reader.header().clone();
+    let mut devices = Vec::with_capacity(header.devices.len());
+    let paths: Vec<PathBuf> = header
+        .devices
+        .iter()
+        .map(|d| dir.join(image_file_name(&d.name)))
+        .collect();
+    let files = paths
+        .iter()
+        .map(|p| open_rw(p, created))
+        .collect::<Result<Vec<_>, _>>()?;
+    let sync_opts = zferry_blocksync::Options::default();
+    let mut sinks = Vec::with_capacity(files.len());
+    let mut slot = [usize::MAX; 256];
+    for (i, (d, f)) in header.devices.iter().zip(&files).enumerate() {
+        let sink = BlockSink::new(f, d.size, &sync_opts).map_err(|source| Error::Sync {
+            path: paths[i].clone(),
+            source,
+        })?;
+        sinks.push(sink);
+        slot[usize::from(d.id.get())] = i;
+    }
+    while let Some(c) = reader.next_cluster()? {
+        if cancel.is_some_and(|c| c.load(Ordering::Relaxed)) {
+            return Err(Error::Cancelled);
+        }
+        let i = slot[usize::from(c.dev_id.get())];
+        let first = c.device_offset() / zferry_blocksync::BLOCK_SIZE_U64;
+        for b in 0..c.block_count() {
+            sinks[i]
+                .put(first + b as u64, c.block(b))
+                .map_err(|source| Error::Sync {
+                    path: paths[i].clone(),
+                    source,
+                })?;
+        }
+    }
+    for ((sink, d), path) in sinks.into_iter().zip(&header.devices).zip(&paths) {
+        let sync = sink.finish().map_err(|source| Error::Sync {
+            path: path.clone(),
+            source,
+        })?;
+        devices.push(DeviceReport {
+            name: d.name.clone(),
+            size: d.size,
+            sync,
+        });
+    }
+    for (f, p) in files.iter().zip(&paths) {
+        f.sync_all().map_err(io_err(p))?;
+    }
+    drop(files);
+    Ok(devices)
+}
+
 fn remove_stale(dir: &Path, now: &Manifest) -> Result<(), Error> {
     let Ok(prev) = Manifest::read(dir) else {
         return Ok(());

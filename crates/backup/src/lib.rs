@@ -27,7 +27,7 @@ pub mod watch;
 pub mod zfs;
 
 pub use error::{Error, Undo};
-pub use ingest::{DeviceReport, IngestOptions, IngestReport, Outcome, ingest};
+pub use ingest::{DeviceReport, IngestOptions, IngestReport, Outcome, ingest, sync_images};
 pub use name::{ArchiveCompression, BackupTime, GuestKind, VzdumpName, parse_vzdump_name};
 pub use report::{BackupRow, report};
 pub use restore::{RestoreCompression, RestoreReport, restore};
