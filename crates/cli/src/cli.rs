@@ -76,6 +76,16 @@ pub enum Command {
         #[command(subcommand)]
         command: ReplCommand,
     },
+    /// The remote end of replication, as an ssh forced command: runs the `zfs` command in
+    /// SSH_ORIGINAL_COMMAND if this node's config allows it, else refuses (exit 126).
+    Serve(ServeArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Serve one command over ssh's stdin/stdout (the only mode).
+    #[arg(long, required = true)]
+    pub stdio: bool,
 }
 
 #[derive(Debug, Subcommand)]

@@ -10,6 +10,7 @@ mod logging;
 mod monitor_cmd;
 mod output;
 mod repl_cmd;
+mod serve_cmd;
 mod snap_cmd;
 mod snap_run;
 mod status;
@@ -51,6 +52,7 @@ fn main() -> ExitCode {
             SnapCommand::Rollback(args) => snap_cmd::rollback(args),
             SnapCommand::Clone(args) => snap_cmd::clone(args),
         },
+        Command::Serve(args) => serve_cmd::run(&cli, args),
         Command::Repl { command } => match command {
             ReplCommand::Run(args) => repl_cmd::run(&cli, args),
             ReplCommand::Status(args) => repl_cmd::status(&cli, args),

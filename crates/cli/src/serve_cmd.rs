@@ -1,0 +1,152 @@
+//! `zferry serve --stdio`: the remote end of replication, run by sshd as the forced command of
+//! zferry's key (`command="zferry serve --stdio",restrict` in `authorized_keys`).
+//!
+//! The client's command line arrives in `SSH_ORIGINAL_COMMAND`; `zferry_serve` decides (pure),
+//! this file does the I/O: read the environment and config, run the dry run that names a
+//! resume token's snapshot, and `exec` the authorized `zfs` so its stdin/stdout are the ssh
+//! channel itself (no copy of the stream). A refusal is one line on stderr, exit 126, and a
+//! log event (also sent to syslog when `/dev/log` exists, for the node's admin).
+
+use std::os::unix::net::UnixDatagram;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use anyhow::{Context, Result};
+use zferry_config::Config;
+use zferry_serve::{Policy, Refusal, Request, Verdict};
+
+use crate::cli::{Cli, ServeArgs};
+
+/// Exit status of a refused command (the shell's "found but not executable").
+pub const REFUSED: u8 = 126;
+
+/// Where `zfs` is looked for: sshd's forced command may run with a minimal PATH.
+const ZFS_PATHS: [&str; 4] = ["/usr/sbin/zfs", "/sbin/zfs", "/usr/bin/zfs", "/bin/zfs"];
+
+/// Longest part of the client's command line quoted in a refusal.
+const MAX_SHOWN: usize = 300;
+
+pub fn run(cli: &Cli, _args: &ServeArgs) -> Result<u8> {
+    let original = std::env::var_os("SSH_ORIGINAL_COMMAND");
+    let line = match original.as_deref().map(|s| s.to_str()) {
+        None => None,
+        Some(Some(line)) => Some(line),
+        Some(None) => {
+            let shown = original.unwrap_or_default().to_string_lossy().into_owned();
+            return Ok(refuse(&shown, &Refusal::NotUtf8));
+        }
+    };
+    let shown = line.unwrap_or("");
+    match serve(cli, line) {
+        Ok(Served::Version) => {
+            println!("zferry {}", env!("CARGO_PKG_VERSION"));
+            Ok(crate::exit::OK)
+        }
+        Ok(Served::Exec(request)) => exec(&request),
+        Err(refusal) => Ok(refuse(shown, &refusal)),
+    }
+}
+
+enum Served {
+    Version,
+    Exec(Request),
+}
+
+fn serve(cli: &Cli, line: Option<&str>) -> Result<Served, Refusal> {
+    let argv = zferry_serve::unquote(line.ok_or(Refusal::NoCommand)?)?;
+    let request = Request::parse(&argv)?;
+    if request == Request::Version {
+        return Ok(Served::Version);
+    }
+    let policy = load_policy(&cli.config)?;
+    tracing::debug!(%policy, "serving");
+    let request = match zferry_serve::authorize(request, &policy)? {
+        Verdict::Allow(request) => request,
+        Verdict::ResolveToken(request, token) => {
+            let snapshot = resolve_token(&zferry_serve::dry_run_args(&token))?;
+            zferry_serve::authorize_resume(request, &snapshot, &policy)?
+        }
+    };
+    Ok(Served::Exec(request))
+}
+
+/// This node's grants; an unusable config serves nothing.
+fn load_policy(path: &Path) -> Result<Policy, Refusal> {
+    let config = Config::load(path).map_err(|e| {
+        let first = e.to_string().lines().next().unwrap_or_default().to_owned();
+        Refusal::Config(format!("{}: {first}", path.display()))
+    })?;
+    let node = config.local_node().map_or_else(
+        || {
+            std::fs::read_to_string("/proc/sys/kernel/hostname")
+                .map_or_else(|_| "localhost".to_owned(), |h| h.trim().to_owned())
+        },
+        ToString::to_string,
+    );
+    Ok(Policy::from_config(&config, &node))
+}
+
+/// Runs the token's dry run and returns the snapshot it would send.
+fn resolve_token(args: &[String]) -> Result<zferry_zfs::SnapshotName, Refusal> {
+    let zfs = zfs_path().map_err(|e| Refusal::Token(e.to_string()))?;
+    let out = Command::new(&zfs)
+        .args(args)
+        .output()
+        .map_err(|e| Refusal::Token(format!("cannot run {}: {e}", zfs.display())))?;
+    let text = format!(
+        "{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    zferry_serve::snapshot_of_dry_run(&text).ok_or_else(|| {
+        let first = text.lines().find(|l| !l.trim().is_empty()).unwrap_or("");
+        Refusal::Token(format!(
+            "its dry run named no snapshot (exit {:?}): {}",
+            out.status.code(),
+            first.trim()
+        ))
+    })
+}
+
+fn zfs_path() -> Result<PathBuf> {
+    ZFS_PATHS
+        .iter()
+        .map(PathBuf::from)
+        .find(|p| p.is_file())
+        .with_context(|| format!("no zfs binary in {}", ZFS_PATHS.join(", ")))
+}
+
+/// Replaces this process with `zfs`; returns only if that fails.
+fn exec(request: &Request) -> Result<u8> {
+    let zfs = zfs_path()?;
+    tracing::info!(command = %request, "serve: running");
+    syslog(6, &format!("running: {request}"));
+    let err = Command::new(&zfs).args(request.zfs_args()).exec();
+    Err(err).with_context(|| format!("cannot exec {}", zfs.display()))
+}
+
+fn refuse(line: &str, refusal: &Refusal) -> u8 {
+    let mut shown: String = line.chars().take(MAX_SHOWN).collect();
+    if shown.len() < line.len() {
+        shown.push('…');
+    }
+    eprintln!("zferry serve: refused: {shown:?}: {refusal}");
+    tracing::info!(command = %shown, reason = %refusal, "serve: refused");
+    syslog(4, &format!("refused: {shown:?}: {refusal}"));
+    REFUSED
+}
+
+/// Best effort: one `auth`-facility line to the local syslog/journal (`/dev/log`).
+fn syslog(severity: u8, message: &str) {
+    const FACILITY_AUTH: u8 = 4;
+    let Ok(sock) = UnixDatagram::unbound() else {
+        return;
+    };
+    let line = format!(
+        "<{}>zferry-serve[{}]: {message}",
+        FACILITY_AUTH * 8 + severity,
+        std::process::id()
+    );
+    let _ = sock.send_to(line.as_bytes(), "/dev/log");
+}

@@ -1,0 +1,687 @@
+//! The argv shapes `zferry serve` runs, parsed into typed requests (syntax only; whether the
+//! names are this node's to serve is [`crate::authorize`]'s business).
+//!
+//! Options are separate words (`-H -p`, not `-Hp`), each at most once, in any order, all
+//! before the operands; option values are the next word. Every name operand becomes a
+//! `zferry_zfs` checked name, and the argv that is finally run is rebuilt from these values
+//! ([`Request::zfs_args`]), never copied from the client.
+
+use std::fmt;
+
+use zferry_zfs::{
+    BookmarkName, DatasetName, NameError, ObjectName, ObjectType, PropertyName, SnapshotName,
+    UserPropName,
+};
+
+use crate::refusal::Refusal;
+
+/// Native columns `zfs list -o` may ask for; user properties (`x:y`) are accepted too.
+pub const LIST_COLUMNS: [&str; 12] = [
+    "name",
+    "type",
+    "guid",
+    "createtxg",
+    "creation",
+    "referenced",
+    "used",
+    "written",
+    "snapshots_changed",
+    "receive_resume_token",
+    "encryption",
+    "userrefs",
+];
+
+/// Columns `zfs get -o` may ask for.
+pub const GET_COLUMNS: [&str; 5] = ["name", "property", "value", "received", "source"];
+
+/// Bookmarks `zfs destroy` may remove: those zferry itself names (replication cursors).
+pub const OWNED_BOOKMARK_PREFIX: &str = "zferry_";
+
+/// Hold tags `zfs hold`/`zfs release` may use.
+pub const HOLD_TAG_PREFIX: &str = "zferry:";
+
+/// Longest resume token accepted (real ones are a few hundred bytes).
+pub const MAX_TOKEN_LEN: usize = 16 * 1024;
+
+/// A parsed, served command.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Request {
+    /// `zferry --version`: answered by serve itself.
+    Version,
+    List(List),
+    Send(Send),
+    /// `zfs send [-e] [-n] [-v] [-P] -t <token>`.
+    Resume {
+        flags: Vec<&'static str>,
+        token: ResumeToken,
+    },
+    /// `zfs receive -s [-u] [-F] [-o readonly=on] <dataset>`.
+    Receive {
+        unmounted: bool,
+        force: bool,
+        readonly: bool,
+        dataset: DatasetName,
+    },
+    /// `zfs receive -A <dataset>`: abort a partial resumable receive.
+    ReceiveAbort(DatasetName),
+    /// `zfs bookmark <ds@snap> <ds#mark>`.
+    Bookmark {
+        snapshot: SnapshotName,
+        bookmark: BookmarkName,
+    },
+    /// `zfs destroy <ds#zferry_…>`.
+    DestroyBookmark(BookmarkName),
+    /// `zfs hold <zferry:…> <ds@snap>…`.
+    Hold {
+        tag: HoldTag,
+        snapshots: Vec<SnapshotName>,
+    },
+    /// `zfs release <zferry:…> <ds@snap>…`.
+    Release {
+        tag: HoldTag,
+        snapshots: Vec<SnapshotName>,
+    },
+    /// `zfs holds -H [-p] <ds@snap>…`.
+    Holds {
+        parsable: bool,
+        snapshots: Vec<SnapshotName>,
+    },
+    /// `zfs get -H -p -o <columns> <props> <object>…`.
+    Get {
+        columns: Vec<String>,
+        props: Vec<PropertyName>,
+        targets: Vec<ObjectName>,
+    },
+}
+
+/// `zfs list -H -p -o <columns> -t <types> [-r] [-d <n>] <dataset>…`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct List {
+    pub columns: Vec<String>,
+    pub types: Vec<ObjectType>,
+    pub recursive: bool,
+    pub depth: Option<u32>,
+    pub datasets: Vec<DatasetName>,
+}
+
+/// `zfs send [-w] [-v] [-P] [-L] [-e] [-c] [-n] [(-i|-I) <from>] <ds@snap>`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Send {
+    /// The boolean flags given, in canonical order.
+    pub flags: Vec<&'static str>,
+    /// `-i` or `-I` and the incremental source, resolved to a full name.
+    pub from: Option<(&'static str, ObjectName)>,
+    pub snapshot: SnapshotName,
+}
+
+/// A `receive_resume_token` value: `[0-9A-Za-z-]`, starting with a letter or digit.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ResumeToken(String);
+
+impl ResumeToken {
+    pub fn parse(s: &str) -> Option<Self> {
+        let ok = !s.is_empty()
+            && s.len() <= MAX_TOKEN_LEN
+            && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+            && !s.starts_with('-');
+        ok.then(|| Self(s.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// A hold tag zferry owns: `zferry:` then 1–64 of `[A-Za-z0-9_.:-]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HoldTag(String);
+
+impl HoldTag {
+    pub fn parse(s: &str) -> Option<Self> {
+        let rest = s.strip_prefix(HOLD_TAG_PREFIX)?;
+        let ok = !rest.is_empty()
+            && rest.len() <= 64
+            && rest
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"_.:-".contains(&b));
+        ok.then(|| Self(s.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// Options of one subcommand: boolean flags and flags taking the next word as value.
+struct Spec {
+    cmd: &'static str,
+    flags: &'static [&'static str],
+    valued: &'static [&'static str],
+}
+
+/// Options as given (by their `'static` spelling), and the operands after them.
+struct Parsed<'a> {
+    cmd: &'static str,
+    opts: Vec<(&'static str, Option<&'a str>)>,
+    operands: &'a [String],
+}
+
+impl Spec {
+    fn parse<'a>(&self, args: &'a [String]) -> Result<Parsed<'a>, Refusal> {
+        let mut opts: Vec<(&'static str, Option<&'a str>)> = Vec::new();
+        let mut i = 0;
+        while let Some(word) = args.get(i).filter(|w| w.starts_with('-')) {
+            let known = |set: &'static [&'static str]| set.iter().copied().find(|f| f == word);
+            let (flag, value) = if let Some(flag) = known(self.flags) {
+                (flag, None)
+            } else if let Some(flag) = known(self.valued) {
+                i += 1;
+                let value = args.get(i).ok_or_else(|| {
+                    Refusal::usage(self.cmd, format!("option {flag} needs a value"))
+                })?;
+                (flag, Some(value.as_str()))
+            } else {
+                return Err(Refusal::usage(
+                    self.cmd,
+                    format!("option {word:?} is not served"),
+                ));
+            };
+            if opts.iter().any(|(f, _)| *f == flag) {
+                return Err(Refusal::usage(self.cmd, format!("option {flag} given twice")));
+            }
+            opts.push((flag, value));
+            i += 1;
+        }
+        Ok(Parsed {
+            cmd: self.cmd,
+            opts,
+            operands: &args[i..],
+        })
+    }
+}
+
+impl<'a> Parsed<'a> {
+    fn has(&self, flag: &str) -> bool {
+        self.opts.iter().any(|(f, _)| *f == flag)
+    }
+
+    fn value(&self, flag: &str) -> Option<&'a str> {
+        self.opts.iter().find(|(f, _)| *f == flag).and_then(|o| o.1)
+    }
+
+    fn require(&self, flag: &str) -> Result<(), Refusal> {
+        if self.has(flag) {
+            Ok(())
+        } else {
+            Err(Refusal::usage(self.cmd, format!("option {flag} is required")))
+        }
+    }
+
+    fn required_value(&self, flag: &str) -> Result<&'a str, Refusal> {
+        self.require(flag)?;
+        Ok(self.value(flag).unwrap_or_default())
+    }
+
+    /// The boolean flags given, in the order of `order`.
+    fn flags_in(&self, order: &[&'static str]) -> Vec<&'static str> {
+        order.iter().copied().filter(|f| self.has(f)).collect()
+    }
+
+    fn operand_count(&self, min: usize, max: Option<usize>, what: &str) -> Result<(), Refusal> {
+        let n = self.operands.len();
+        if n < min || max.is_some_and(|m| n > m) {
+            let want = match max {
+                Some(m) if m == min => format!("exactly {min}"),
+                Some(m) => format!("{min} to {m}"),
+                None => format!("at least {min}"),
+            };
+            return Err(Refusal::usage(
+                self.cmd,
+                format!("expects {want} {what} operand(s), got {n}"),
+            ));
+        }
+        Ok(())
+    }
+
+    fn names<T: std::str::FromStr<Err = NameError>>(
+        &self,
+        words: &[String],
+        kind: &'static str,
+    ) -> Result<Vec<T>, Refusal> {
+        words.iter().map(|w| name(self.cmd, w, kind)).collect()
+    }
+}
+
+fn name<T: std::str::FromStr<Err = NameError>>(
+    cmd: &'static str,
+    word: &str,
+    kind: &'static str,
+) -> Result<T, Refusal> {
+    word.parse().map_err(|source| Refusal::Name {
+        cmd,
+        word: word.to_owned(),
+        kind,
+        source,
+    })
+}
+
+/// Comma list whose items each pass `ok`; empty items are refused.
+fn comma_list<T>(
+    cmd: &'static str,
+    what: &str,
+    value: &str,
+    ok: impl Fn(&str) -> Option<T>,
+) -> Result<Vec<T>, Refusal> {
+    value
+        .split(',')
+        .map(|item| {
+            ok(item).ok_or_else(|| Refusal::usage(cmd, format!("{what} {item:?} is not served")))
+        })
+        .collect()
+}
+
+impl Request {
+    /// Parses a client argv (program first).
+    pub fn parse(argv: &[String]) -> Result<Self, Refusal> {
+        let Some((program, args)) = argv.split_first() else {
+            return Err(Refusal::Empty);
+        };
+        match program.as_str() {
+            "zfs" => {}
+            "zferry" if args == ["--version"] => return Ok(Self::Version),
+            other => return Err(Refusal::Program(other.to_owned())),
+        }
+        let Some((sub, args)) = args.split_first() else {
+            return Err(Refusal::Subcommand(String::new()));
+        };
+        match sub.as_str() {
+            "list" => parse_list(args).map(Self::List),
+            "send" => parse_send(args),
+            "recv" | "receive" => parse_receive(args),
+            "bookmark" => parse_bookmark(args),
+            "destroy" => parse_destroy(args),
+            "hold" => parse_hold(args, "hold"),
+            "release" => parse_hold(args, "release"),
+            "holds" => parse_holds(args),
+            "get" => parse_get(args),
+            other => Err(Refusal::Subcommand(other.to_owned())),
+        }
+    }
+
+    /// The `zfs` arguments to run (after the program), rebuilt from the parsed values;
+    /// empty for [`Request::Version`].
+    pub fn zfs_args(&self) -> Vec<String> {
+        let mut a: Vec<String> = Vec::new();
+        let mut push = |words: &[&str]| a.extend(words.iter().map(|w| (*w).to_owned()));
+        match self {
+            Self::Version => {}
+            Self::List(l) => {
+                let types: Vec<&str> = l.types.iter().map(|t| t.as_str()).collect();
+                push(&["list", "-H", "-p", "-o", &l.columns.join(","), "-t"]);
+                push(&[&types.join(",")]);
+                if l.recursive {
+                    push(&["-r"]);
+                }
+                if let Some(d) = l.depth {
+                    push(&["-d", &d.to_string()]);
+                }
+                push(&l.datasets.iter().map(AsRef::as_ref).collect::<Vec<_>>());
+            }
+            Self::Send(s) => {
+                push(&["send"]);
+                push(&s.flags);
+                if let Some((flag, from)) = &s.from {
+                    push(&[flag, from.as_str()]);
+                }
+                push(&[s.snapshot.as_str()]);
+            }
+            Self::Resume { flags, token } => {
+                push(&["send"]);
+                push(flags);
+                push(&["-t", token.as_str()]);
+            }
+            Self::Receive {
+                unmounted,
+                force,
+                readonly,
+                dataset,
+            } => {
+                push(&["receive", "-s"]);
+                if *unmounted {
+                    push(&["-u"]);
+                }
+                if *force {
+                    push(&["-F"]);
+                }
+                if *readonly {
+                    push(&["-o", "readonly=on"]);
+                }
+                push(&[dataset.as_str()]);
+            }
+            Self::ReceiveAbort(ds) => push(&["receive", "-A", ds.as_str()]),
+            Self::Bookmark { snapshot, bookmark } => {
+                push(&["bookmark", snapshot.as_str(), bookmark.as_str()]);
+            }
+            Self::DestroyBookmark(b) => push(&["destroy", b.as_str()]),
+            Self::Hold { tag, snapshots } | Self::Release { tag, snapshots } => {
+                let sub = if matches!(self, Self::Hold { .. }) {
+                    "hold"
+                } else {
+                    "release"
+                };
+                push(&[sub, tag.as_str()]);
+                push(&snapshots.iter().map(AsRef::as_ref).collect::<Vec<_>>());
+            }
+            Self::Holds {
+                parsable,
+                snapshots,
+            } => {
+                push(&["holds", "-H"]);
+                if *parsable {
+                    push(&["-p"]);
+                }
+                push(&snapshots.iter().map(AsRef::as_ref).collect::<Vec<_>>());
+            }
+            Self::Get {
+                columns,
+                props,
+                targets,
+            } => {
+                let props: Vec<&str> = props.iter().map(PropertyName::as_str).collect();
+                push(&["get", "-H", "-p", "-o", &columns.join(","), &props.join(",")]);
+                push(&targets.iter().map(ObjectName::as_str).collect::<Vec<_>>());
+            }
+        }
+        a
+    }
+
+    /// Every ZFS object name the request touches (what authorization checks).
+    pub fn names(&self) -> Vec<ObjectName> {
+        match self {
+            Self::Version | Self::Resume { .. } => Vec::new(),
+            Self::List(l) => l.datasets.iter().cloned().map(ObjectName::Dataset).collect(),
+            Self::Send(s) => s
+                .from
+                .iter()
+                .map(|(_, from)| from.clone())
+                .chain([ObjectName::Snapshot(s.snapshot.clone())])
+                .collect(),
+            Self::Receive { dataset, .. } | Self::ReceiveAbort(dataset) => {
+                vec![ObjectName::Dataset(dataset.clone())]
+            }
+            Self::Bookmark { snapshot, bookmark } => vec![
+                ObjectName::Snapshot(snapshot.clone()),
+                ObjectName::Bookmark(bookmark.clone()),
+            ],
+            Self::DestroyBookmark(b) => vec![ObjectName::Bookmark(b.clone())],
+            Self::Hold { snapshots, .. }
+            | Self::Release { snapshots, .. }
+            | Self::Holds { snapshots, .. } => snapshots
+                .iter()
+                .cloned()
+                .map(ObjectName::Snapshot)
+                .collect(),
+            Self::Get { targets, .. } => targets.clone(),
+        }
+    }
+}
+
+impl fmt::Display for Request {
+    /// The command as it will run, words space-separated (names never hold control chars).
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if matches!(self, Self::Version) {
+            return f.write_str("zferry --version");
+        }
+        f.write_str("zfs")?;
+        for word in self.zfs_args() {
+            write!(f, " {word}")?;
+        }
+        Ok(())
+    }
+}
+
+fn parse_list(args: &[String]) -> Result<List, Refusal> {
+    let p = Spec {
+        cmd: "list",
+        flags: &["-H", "-p", "-r"],
+        valued: &["-o", "-t", "-d"],
+    }
+    .parse(args)?;
+    p.require("-H")?;
+    p.require("-p")?;
+    let columns = comma_list("list", "column", p.required_value("-o")?, |c| {
+        let ok = LIST_COLUMNS.contains(&c) || c.parse::<UserPropName>().is_ok();
+        ok.then(|| c.to_owned())
+    })?;
+    let types = comma_list("list", "type", p.required_value("-t")?, |t| t.parse().ok())?;
+    let depth = p
+        .value("-d")
+        .map(|d| {
+            let digits = !d.is_empty() && d.bytes().all(|b| b.is_ascii_digit());
+            digits
+                .then(|| d.parse::<u32>().ok())
+                .flatten()
+                .ok_or_else(|| Refusal::usage("list", format!("depth {d:?} is not a number")))
+        })
+        .transpose()?;
+    p.operand_count(1, None, "dataset")?;
+    Ok(List {
+        columns,
+        types,
+        recursive: p.has("-r"),
+        depth,
+        datasets: p.names(p.operands, "dataset")?,
+    })
+}
+
+const SEND_FLAGS: [&str; 7] = ["-w", "-v", "-P", "-L", "-e", "-c", "-n"];
+const RESUME_FLAGS: [&str; 4] = ["-e", "-n", "-v", "-P"];
+
+fn parse_send(args: &[String]) -> Result<Request, Refusal> {
+    let p = Spec {
+        cmd: "send",
+        flags: &SEND_FLAGS,
+        valued: &["-i", "-I", "-t"],
+    }
+    .parse(args)?;
+    if let Some(token) = p.value("-t") {
+        let extra: Vec<&str> = p
+            .opts
+            .iter()
+            .map(|(f, _)| *f)
+            .filter(|f| *f != "-t" && !RESUME_FLAGS.contains(f))
+            .collect();
+        if !extra.is_empty() {
+            return Err(Refusal::usage(
+                "send",
+                format!(
+                    "with -t only {} are served, not {}",
+                    RESUME_FLAGS.join(" "),
+                    extra.join(" ")
+                ),
+            ));
+        }
+        p.operand_count(0, Some(0), "snapshot")?;
+        let token = ResumeToken::parse(token).ok_or_else(|| {
+            Refusal::usage(
+                "send",
+                "a resume token is letters, digits and '-' (as zfs prints it)",
+            )
+        })?;
+        return Ok(Request::Resume {
+            flags: p.flags_in(&RESUME_FLAGS),
+            token,
+        });
+    }
+    if p.has("-i") && p.has("-I") {
+        return Err(Refusal::usage("send", "-i and -I together"));
+    }
+    p.operand_count(1, Some(1), "snapshot")?;
+    let snapshot: SnapshotName = name("send", &p.operands[0], "snapshot")?;
+    let from = ["-i", "-I"]
+        .into_iter()
+        .find_map(|flag| p.value(flag).map(|word| (flag, word)))
+        .map(|(flag, word)| Ok::<_, Refusal>((flag, send_from(&snapshot, word)?)))
+        .transpose()?;
+    Ok(Request::Send(Send {
+        flags: p.flags_in(&SEND_FLAGS),
+        from,
+        snapshot,
+    }))
+}
+
+/// The incremental source of `zfs send -i/-I`: `ds@snap`, `ds#mark`, or the short `@snap` /
+/// `#mark` of the sent snapshot's dataset (resolved to the full name).
+fn send_from(snapshot: &SnapshotName, word: &str) -> Result<ObjectName, Refusal> {
+    let full = if word.starts_with('@') || word.starts_with('#') {
+        format!("{}{word}", snapshot.dataset())
+    } else {
+        word.to_owned()
+    };
+    let from: ObjectName = name("send", &full, "snapshot or bookmark")?;
+    if matches!(from, ObjectName::Dataset(_)) {
+        return Err(Refusal::usage(
+            "send",
+            format!("incremental source {word:?} must be a snapshot or bookmark"),
+        ));
+    }
+    Ok(from)
+}
+
+fn parse_receive(args: &[String]) -> Result<Request, Refusal> {
+    let p = Spec {
+        cmd: "receive",
+        flags: &["-s", "-u", "-F", "-A"],
+        valued: &["-o"],
+    }
+    .parse(args)?;
+    p.operand_count(1, Some(1), "dataset")?;
+    let dataset: DatasetName = name("receive", &p.operands[0], "dataset")?;
+    if p.has("-A") {
+        if p.opts.len() > 1 {
+            return Err(Refusal::usage("receive", "-A takes no other option"));
+        }
+        return Ok(Request::ReceiveAbort(dataset));
+    }
+    p.require("-s")?;
+    let readonly = match p.value("-o") {
+        None => false,
+        Some("readonly=on") => true,
+        Some(other) => {
+            return Err(Refusal::usage(
+                "receive",
+                format!("-o {other:?} is not served (only -o readonly=on)"),
+            ));
+        }
+    };
+    Ok(Request::Receive {
+        unmounted: p.has("-u"),
+        force: p.has("-F"),
+        readonly,
+        dataset,
+    })
+}
+
+fn no_options(cmd: &'static str, args: &[String]) -> Result<(), Refusal> {
+    match args.iter().find(|a| a.starts_with('-')) {
+        Some(opt) => Err(Refusal::usage(cmd, format!("option {opt:?} is not served"))),
+        None => Ok(()),
+    }
+}
+
+fn parse_bookmark(args: &[String]) -> Result<Request, Refusal> {
+    no_options("bookmark", args)?;
+    let p = Spec {
+        cmd: "bookmark",
+        flags: &[],
+        valued: &[],
+    }
+    .parse(args)?;
+    p.operand_count(2, Some(2), "name")?;
+    let snapshot: SnapshotName = name("bookmark", &args[0], "snapshot")?;
+    let bookmark: BookmarkName = name("bookmark", &args[1], "bookmark")?;
+    if bookmark.dataset() != snapshot.dataset() {
+        return Err(Refusal::usage(
+            "bookmark",
+            "the bookmark must belong to the snapshot's dataset",
+        ));
+    }
+    Ok(Request::Bookmark { snapshot, bookmark })
+}
+
+fn parse_destroy(args: &[String]) -> Result<Request, Refusal> {
+    no_options("destroy", args)?;
+    let only = "only zferry's own bookmarks (#zferry_…) can be destroyed";
+    let [word] = args else {
+        return Err(Refusal::usage("destroy", format!("one operand; {only}")));
+    };
+    if !word.contains('#') {
+        return Err(Refusal::usage("destroy", format!("{word:?}: {only}")));
+    }
+    let bookmark: BookmarkName = name("destroy", word, "bookmark")?;
+    if !bookmark.bookmark_part().starts_with(OWNED_BOOKMARK_PREFIX) {
+        return Err(Refusal::usage("destroy", format!("{word:?}: {only}")));
+    }
+    Ok(Request::DestroyBookmark(bookmark))
+}
+
+fn parse_hold(args: &[String], cmd: &'static str) -> Result<Request, Refusal> {
+    no_options(cmd, args)?;
+    let Some((tag, snaps)) = args.split_first() else {
+        return Err(Refusal::usage(cmd, "expects a tag and snapshots"));
+    };
+    let tag = HoldTag::parse(tag).ok_or_else(|| {
+        Refusal::usage(
+            cmd,
+            format!("tag {tag:?} is not zferry's ({HOLD_TAG_PREFIX}<1-64 of A-Za-z0-9_.:->)"),
+        )
+    })?;
+    if snaps.is_empty() {
+        return Err(Refusal::usage(cmd, "expects at least one snapshot"));
+    }
+    let snapshots = snaps
+        .iter()
+        .map(|w| name(cmd, w, "snapshot"))
+        .collect::<Result<_, _>>()?;
+    Ok(if cmd == "hold" {
+        Request::Hold { tag, snapshots }
+    } else {
+        Request::Release { tag, snapshots }
+    })
+}
+
+fn parse_holds(args: &[String]) -> Result<Request, Refusal> {
+    let p = Spec {
+        cmd: "holds",
+        flags: &["-H", "-p"],
+        valued: &[],
+    }
+    .parse(args)?;
+    p.require("-H")?;
+    p.operand_count(1, None, "snapshot")?;
+    Ok(Request::Holds {
+        parsable: p.has("-p"),
+        snapshots: p.names(p.operands, "snapshot")?,
+    })
+}
+
+fn parse_get(args: &[String]) -> Result<Request, Refusal> {
+    let p = Spec {
+        cmd: "get",
+        flags: &["-H", "-p"],
+        valued: &["-o"],
+    }
+    .parse(args)?;
+    p.require("-H")?;
+    p.require("-p")?;
+    let columns = comma_list("get", "column", p.required_value("-o")?, |c| {
+        GET_COLUMNS.contains(&c).then(|| c.to_owned())
+    })?;
+    p.operand_count(2, None, "property list and object")?;
+    let props = comma_list("get", "property", &p.operands[0], |s| s.parse().ok())?;
+    Ok(Request::Get {
+        columns,
+        props,
+        targets: p.names(&p.operands[1..], "dataset, snapshot or bookmark")?,
+    })
+}
