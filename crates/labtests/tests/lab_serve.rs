@@ -44,7 +44,16 @@ recursive = true
         .unwrap();
         let key = dir.path().join("key");
         let out = Command::new("ssh-keygen")
-            .args(["-q", "-t", "ed25519", "-N", "", "-C", "zferry-serve-test", "-f"])
+            .args([
+                "-q",
+                "-t",
+                "ed25519",
+                "-N",
+                "",
+                "-C",
+                "zferry-serve-test",
+                "-f",
+            ])
             .arg(&key)
             .output()
             .unwrap();
@@ -79,26 +88,20 @@ recursive = true
     }
 
     fn run(&self, argv: &[&str]) -> Output {
-        let (program, args) = argv.split_first().unwrap();
-        self.ssh()
-            .run(&CommandSpec::new(*program).args(args.iter().copied()))
-            .unwrap()
+        self.ssh().run(&spec(argv)).unwrap()
     }
 
     /// The local `ssh …` argv that sends `line` verbatim as the remote command.
     fn raw_ssh_argv(&self, line: &str) -> Vec<String> {
         let mut argv = self.ssh().ssh_argv(&CommandSpec::new("true")).unwrap();
-        *argv.last_mut().unwrap() = line.to_owned();
+        line.clone_into(argv.last_mut().unwrap());
         argv
     }
 
-    /// Streams the remote command's stdout into a local `zfs receive -s <target>`.
-    fn pipe_to_local_recv(&self, remote: &[&str], target: &str) -> (Output, String) {
-        let (program, args) = remote.split_first().unwrap();
-        let argv = self
-            .ssh()
-            .ssh_argv(&CommandSpec::new(*program).args(args.iter().copied()))
-            .unwrap();
+    /// Streams the remote command's stdout into a local `zfs receive -s <target>`; both
+    /// must succeed.
+    fn pipe_to_local_recv(&self, remote: &[&str], target: &str) {
+        let argv = self.ssh().ssh_argv(&spec(remote)).unwrap();
         let mut send = Command::new(&argv[0])
             .args(&argv[1..])
             .stdout(Stdio::piped())
@@ -111,26 +114,22 @@ recursive = true
             .output()
             .unwrap();
         let send_out = send.wait_with_output().unwrap();
-        let send_stderr = String::from_utf8_lossy(&send_out.stderr).into_owned();
         assert!(
             send_out.status.success(),
-            "remote send failed: {send_stderr}"
+            "remote send failed: {}",
+            String::from_utf8_lossy(&send_out.stderr)
         );
-        (
-            Output {
-                status: zferry_exec::ExitStatusLike {
-                    code: recv.status.code(),
-                    signal: None,
-                },
-                stdout: recv.stdout,
-                stderr: String::from_utf8_lossy(&recv.stderr).into_owned(),
-                duration: std::time::Duration::ZERO,
-                host: "local".into(),
-                argv: vec![],
-            },
-            send_stderr,
-        )
+        assert!(
+            recv.status.success(),
+            "local receive failed: {}",
+            String::from_utf8_lossy(&recv.stderr)
+        );
     }
+}
+
+/// `argv[0]` with the rest as arguments.
+fn spec(argv: &[&str]) -> CommandSpec {
+    CommandSpec::new(argv[0]).args(argv[1..].iter().copied())
 }
 
 fn exists(pool: &TestPool, name: &str) -> bool {
@@ -228,7 +227,10 @@ fn destroy_and_injection_are_refused_and_change_nothing() {
         let out = Command::new(&argv[0]).args(&argv[1..]).output().unwrap();
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(126), "{line:?}: {stderr}");
-        assert!(stderr.contains("zferry serve: refused:"), "{line:?}: {stderr}");
+        assert!(
+            stderr.contains("zferry serve: refused:"),
+            "{line:?}: {stderr}"
+        );
         assert!(out.stdout.is_empty(), "{line:?} printed output");
         assert!(!marker.exists(), "{line:?} ran a shell command");
     }
@@ -257,13 +259,8 @@ fn send_streams_through_serve_into_a_local_receive() {
     let data = pool.ds("data");
     let copy = pool.ds("copy");
 
-    let (recv, _) = key.pipe_to_local_recv(&["zfs", "send", &format!("{data}@s1")], &copy);
-    assert!(recv.success(), "{}", recv.stderr);
-    let (recv, _) = key.pipe_to_local_recv(
-        &["zfs", "send", "-i", "@s1", &format!("{data}@s2")],
-        &copy,
-    );
-    assert!(recv.success(), "{}", recv.stderr);
+    key.pipe_to_local_recv(&["zfs", "send", &format!("{data}@s1")], &copy);
+    key.pipe_to_local_recv(&["zfs", "send", "-i", "@s1", &format!("{data}@s2")], &copy);
     let guid = |name: &str| {
         pool.run_ok("zfs", &["get", "-H", "-p", "-o", "value", "guid", name])
             .stdout_lossy()
@@ -306,13 +303,14 @@ fn partial_receive(snapshot: &str, target: &str, bytes: usize) -> String {
 #[test]
 fn resume_tokens_are_authorized_by_the_snapshot_they_name() {
     let pool = TestPool::create("sr", "256M");
-    pool.setup("fs data\nwrite data/f 4M\nsnap data@s1\nfs other\nwrite other/f 4M\nsnap other@s1\n");
+    pool.setup(
+        "fs data\nwrite data/f 4M\nsnap data@s1\nfs other\nwrite other/f 4M\nsnap other@s1\n",
+    );
     let key = ServeKey::new(&pool);
     let copy = pool.ds("copy");
 
     let token = partial_receive(&pool.ds("data@s1"), &copy, 512 * 1024);
-    let (recv, _) = key.pipe_to_local_recv(&["zfs", "send", "-t", &token], &copy);
-    assert!(recv.success(), "{}", recv.stderr);
+    key.pipe_to_local_recv(&["zfs", "send", "-t", &token], &copy);
     assert!(exists(&pool, &format!("{copy}@s1")));
 
     let other_copy = pool.ds("othercopy");

@@ -64,7 +64,12 @@ impl Policy {
                 .filter_map(|e| source.relative_path_of(e.get_ref()))
                 .collect();
             let endpoints = std::iter::once(&job.source)
-                .chain(job.targets.get_ref().iter().map(|t| t.get_ref()))
+                .chain(
+                    job.targets
+                        .get_ref()
+                        .iter()
+                        .map(zferry_config::Spanned::get_ref),
+                )
                 .filter(|ep| ep.node.get_ref().as_str() == node);
             for ep in endpoints {
                 grants.push(Grant {

@@ -187,7 +187,10 @@ impl Spec {
                 ));
             };
             if opts.iter().any(|(f, _)| *f == flag) {
-                return Err(Refusal::usage(self.cmd, format!("option {flag} given twice")));
+                return Err(Refusal::usage(
+                    self.cmd,
+                    format!("option {flag} given twice"),
+                ));
             }
             opts.push((flag, value));
             i += 1;
@@ -213,7 +216,10 @@ impl<'a> Parsed<'a> {
         if self.has(flag) {
             Ok(())
         } else {
-            Err(Refusal::usage(self.cmd, format!("option {flag} is required")))
+            Err(Refusal::usage(
+                self.cmd,
+                format!("option {flag} is required"),
+            ))
         }
     }
 
@@ -282,16 +288,16 @@ fn comma_list<T>(
 
 impl Request {
     /// Parses a client argv (program first).
-    pub fn parse(argv: &[String]) -> Result<Self, Refusal> {
-        let Some((program, args)) = argv.split_first() else {
+    pub fn parse(words: &[String]) -> Result<Self, Refusal> {
+        let Some((program, rest)) = words.split_first() else {
             return Err(Refusal::Empty);
         };
         match program.as_str() {
             "zfs" => {}
-            "zferry" if args == ["--version"] => return Ok(Self::Version),
+            "zferry" if rest == ["--version"] => return Ok(Self::Version),
             other => return Err(Refusal::Program(other.to_owned())),
         }
-        let Some((sub, args)) = args.split_first() else {
+        let Some((sub, args)) = rest.split_first() else {
             return Err(Refusal::Subcommand(String::new()));
         };
         match sub.as_str() {
@@ -388,7 +394,14 @@ impl Request {
                 targets,
             } => {
                 let props: Vec<&str> = props.iter().map(PropertyName::as_str).collect();
-                push(&["get", "-H", "-p", "-o", &columns.join(","), &props.join(",")]);
+                push(&[
+                    "get",
+                    "-H",
+                    "-p",
+                    "-o",
+                    &columns.join(","),
+                    &props.join(","),
+                ]);
                 push(&targets.iter().map(ObjectName::as_str).collect::<Vec<_>>());
             }
         }
@@ -399,7 +412,12 @@ impl Request {
     pub fn names(&self) -> Vec<ObjectName> {
         match self {
             Self::Version | Self::Resume { .. } => Vec::new(),
-            Self::List(l) => l.datasets.iter().cloned().map(ObjectName::Dataset).collect(),
+            Self::List(l) => l
+                .datasets
+                .iter()
+                .cloned()
+                .map(ObjectName::Dataset)
+                .collect(),
             Self::Send(s) => s
                 .from
                 .iter()

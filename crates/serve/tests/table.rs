@@ -73,21 +73,42 @@ const ACCEPTED: &[(&str, &str)] = &[
         "zfs send -i #zferry_v1_a_00000000000000ff zpool1/vm-100-disk-0@b",
         "zfs send -i zpool1/vm-100-disk-0#zferry_v1_a_00000000000000ff zpool1/vm-100-disk-0@b",
     ),
-    ("zfs send -n -P -i @a backup/a/data/x@b", "zfs send -P -n -i backup/a/data/x@a backup/a/data/x@b"),
+    (
+        "zfs send -n -P -i @a backup/a/data/x@b",
+        "zfs send -P -n -i backup/a/data/x@a backup/a/data/x@b",
+    ),
     ("zfs receive -s -u backup/a/data", "="),
-    ("zfs recv -s backup/a/data/new/child", "zfs receive -s backup/a/data/new/child"),
-    ("zfs recv -o readonly=on -u -s backup/a/data", "zfs receive -s -u -o readonly=on backup/a/data"),
-    ("zfs recv -s -F zpool1/vm-100-disk-0", "zfs receive -s -F zpool1/vm-100-disk-0"),
-    ("zfs recv -A backup/a/data/x", "zfs receive -A backup/a/data/x"),
+    (
+        "zfs recv -s backup/a/data/new/child",
+        "zfs receive -s backup/a/data/new/child",
+    ),
+    (
+        "zfs recv -o readonly=on -u -s backup/a/data",
+        "zfs receive -s -u -o readonly=on backup/a/data",
+    ),
+    (
+        "zfs recv -s -F zpool1/vm-100-disk-0",
+        "zfs receive -s -F zpool1/vm-100-disk-0",
+    ),
+    (
+        "zfs recv -A backup/a/data/x",
+        "zfs receive -A backup/a/data/x",
+    ),
     (
         "zfs bookmark zpool1/vm-100-disk-0@b zpool1/vm-100-disk-0#zferry_v1_a_0000000000000001",
         "=",
     ),
-    ("zfs destroy zpool1/vm-100-disk-0#zferry_v1_a_0000000000000001", "="),
+    (
+        "zfs destroy zpool1/vm-100-disk-0#zferry_v1_a_0000000000000001",
+        "=",
+    ),
     ("zfs hold zferry:a backup/a/data@s1 backup/a/data/x@s1", "="),
     ("zfs release zferry:a backup/a/data@s1", "="),
     ("zfs holds -H backup/a/data@s1", "="),
-    ("zfs holds -p -H backup/a/data@s1", "zfs holds -H -p backup/a/data@s1"),
+    (
+        "zfs holds -p -H backup/a/data@s1",
+        "zfs holds -H -p backup/a/data@s1",
+    ),
     (
         "zfs get -H -p -o name,property,value receive_resume_token,guid backup/a/data",
         "=",
@@ -101,45 +122,114 @@ const ACCEPTED: &[(&str, &str)] = &[
 /// Refused commands and a fragment of the reason.
 const REFUSED: &[(&str, &str)] = &[
     ("zfs destroy backup/a/data", "only zferry's own bookmarks"),
-    ("zfs destroy backup/a/data@s1", "only zferry's own bookmarks"),
-    ("zfs destroy -r backup/a/data#zferry_x", "option \"-r\" is not served"),
-    ("zfs destroy backup/a/data#mine", "only zferry's own bookmarks"),
-    ("zfs destroy zpool1/other#zferry_v1_a_01", "outside the datasets node b serves"),
-    ("zfs list -H -p -o name -t filesystem zpool1/other", "outside"),
-    ("zfs list -H -p -o name -t filesystem backup/a/data/scratch", "outside"),
-    ("zfs list -H -p -o name -t filesystem backup/a/data/scratch/deep", "outside"),
+    (
+        "zfs destroy backup/a/data@s1",
+        "only zferry's own bookmarks",
+    ),
+    (
+        "zfs destroy -r backup/a/data#zferry_x",
+        "option \"-r\" is not served",
+    ),
+    (
+        "zfs destroy backup/a/data#mine",
+        "only zferry's own bookmarks",
+    ),
+    (
+        "zfs destroy zpool1/other#zferry_v1_a_01",
+        "outside the datasets node b serves",
+    ),
+    (
+        "zfs list -H -p -o name -t filesystem zpool1/other",
+        "outside",
+    ),
+    (
+        "zfs list -H -p -o name -t filesystem backup/a/data/scratch",
+        "outside",
+    ),
+    (
+        "zfs list -H -p -o name -t filesystem backup/a/data/scratch/deep",
+        "outside",
+    ),
     ("zfs list -H -p -o name -t filesystem backup/a", "outside"),
-    ("zfs list -H -p -o name -t filesystem zpool1/vm-100-disk-0/child", "outside"),
+    (
+        "zfs list -H -p -o name -t filesystem zpool1/vm-100-disk-0/child",
+        "outside",
+    ),
     ("zfs list -H -p -o name -t filesystem", "at least 1 dataset"),
-    ("zfs list -H -o name -t filesystem backup/a/data", "option -p is required"),
-    ("zfs list -H -p -o name,mountpoint -t filesystem backup/a/data", "column \"mountpoint\""),
-    ("zfs list -H -p -o name -t all backup/a/data", "type \"all\""),
-    ("zfs list -H -p -o name -t filesystem -d x backup/a/data", "depth"),
-    ("zfs list -Hp -o name -t filesystem backup/a/data", "option \"-Hp\""),
-    ("zfs list -H -H -p -o name -t filesystem backup/a/data", "given twice"),
-    ("zfs list -H -p -o name -t filesystem backup/a/data -r", "not a valid dataset"),
+    (
+        "zfs list -H -o name -t filesystem backup/a/data",
+        "option -p is required",
+    ),
+    (
+        "zfs list -H -p -o name,mountpoint -t filesystem backup/a/data",
+        "column \"mountpoint\"",
+    ),
+    (
+        "zfs list -H -p -o name -t all backup/a/data",
+        "type \"all\"",
+    ),
+    (
+        "zfs list -H -p -o name -t filesystem -d x backup/a/data",
+        "depth",
+    ),
+    (
+        "zfs list -Hp -o name -t filesystem backup/a/data",
+        "option \"-Hp\"",
+    ),
+    (
+        "zfs list -H -H -p -o name -t filesystem backup/a/data",
+        "given twice",
+    ),
+    (
+        "zfs list -H -p -o name -t filesystem backup/a/data -r",
+        "not a valid dataset",
+    ),
     ("zfs send -R zpool1/vm-100-disk-0@a", "option \"-R\""),
     ("zfs send -p zpool1/vm-100-disk-0@a", "option \"-p\""),
     ("zfs send zpool1/vm-100-disk-0", "not a valid snapshot"),
     ("zfs send zpool1/other@a", "outside"),
-    ("zfs send -i zpool1/other@a zpool1/vm-100-disk-0@b", "outside"),
-    ("zfs send -i zpool1/vm-100-disk-0 zpool1/vm-100-disk-0@b", "must be a snapshot or bookmark"),
-    ("zfs send -i @a -I @b zpool1/vm-100-disk-0@c", "-i and -I together"),
-    ("zfs send zpool1/vm-100-disk-0@a zpool1/vm-100-disk-0@b", "exactly 1"),
+    (
+        "zfs send -i zpool1/other@a zpool1/vm-100-disk-0@b",
+        "outside",
+    ),
+    (
+        "zfs send -i zpool1/vm-100-disk-0 zpool1/vm-100-disk-0@b",
+        "must be a snapshot or bookmark",
+    ),
+    (
+        "zfs send -i @a -I @b zpool1/vm-100-disk-0@c",
+        "-i and -I together",
+    ),
+    (
+        "zfs send zpool1/vm-100-disk-0@a zpool1/vm-100-disk-0@b",
+        "exactly 1",
+    ),
     ("zfs send -w -t 1-abc-de-789c", "with -t only"),
-    ("zfs send -t 1-abc-de-789c zpool1/vm-100-disk-0@b", "exactly 0"),
+    (
+        "zfs send -t 1-abc-de-789c zpool1/vm-100-disk-0@b",
+        "exactly 0",
+    ),
     ("zfs send -t 1_x", "resume token"),
     ("zfs send -t", "needs a value"),
     ("zfs recv backup/a/data", "option -s is required"),
-    ("zfs recv -s -F backup/a/data", "needs allow-rollback-to-common"),
+    (
+        "zfs recv -s -F backup/a/data",
+        "needs allow-rollback-to-common",
+    ),
     ("zfs recv -s -d backup/a/data", "option \"-d\""),
     ("zfs recv -s -e backup/a/data", "option \"-e\""),
-    ("zfs recv -s -o mountpoint=/ backup/a/data", "only -o readonly=on"),
+    (
+        "zfs recv -s -o mountpoint=/ backup/a/data",
+        "only -o readonly=on",
+    ),
     ("zfs recv -s zpool1/other", "outside"),
     ("zfs recv -s backup/a/data/scratch", "outside"),
     ("zfs recv -A -s backup/a/data", "-A takes no other option"),
     ("zfs recv -s backup/a/data backup/a/data/x", "exactly 1"),
-    ("zfs bookmark zpool1/vm-100-disk-0@a zpool1/other#b", "the snapshot's dataset"),
+    (
+        "zfs bookmark zpool1/vm-100-disk-0@a zpool1/other#b",
+        "the snapshot's dataset",
+    ),
     ("zfs bookmark zpool1/other@a zpool1/other#b", "outside"),
     ("zfs hold keep backup/a/data@s1", "tag \"keep\""),
     ("zfs hold -r zferry:a backup/a/data@s1", "option \"-r\""),
@@ -149,13 +239,28 @@ const REFUSED: &[(&str, &str)] = &[
     ("zfs release zferry:a zpool1/other@s1", "outside"),
     ("zfs holds backup/a/data@s1", "option -H is required"),
     ("zfs holds -H -r backup/a/data@s1", "option \"-r\""),
-    ("zfs get -H -p -o name,value,bogus guid backup/a/data", "column \"bogus\""),
-    ("zfs get -H -p -o name,value guid,Bad backup/a/data", "property \"Bad\""),
+    (
+        "zfs get -H -p -o name,value,bogus guid backup/a/data",
+        "column \"bogus\"",
+    ),
+    (
+        "zfs get -H -p -o name,value guid,Bad backup/a/data",
+        "property \"Bad\"",
+    ),
     ("zfs get -H -p -o name,value guid zpool1/other", "outside"),
     ("zfs get -H -p -o name,value guid", "at least 2"),
-    ("zfs set readonly=off backup/a/data", "`zfs set` is not served"),
-    ("zfs rollback -r backup/a/data@s1", "`zfs rollback` is not served"),
-    ("zfs rename backup/a/data backup/a/x", "`zfs rename` is not served"),
+    (
+        "zfs set readonly=off backup/a/data",
+        "`zfs set` is not served",
+    ),
+    (
+        "zfs rollback -r backup/a/data@s1",
+        "`zfs rollback` is not served",
+    ),
+    (
+        "zfs rename backup/a/data backup/a/x",
+        "`zfs rename` is not served",
+    ),
     ("zfs program backup x.lua", "`zfs program` is not served"),
     ("zfs", "`zfs ` is not served"),
     ("zpool destroy backup", "program \"zpool\""),
@@ -197,19 +302,46 @@ fn hostile_command_lines_are_refused() {
     let cases: &[(Option<&str>, &str)] = &[
         (None, "no command"),
         (Some(""), "empty command"),
-        (Some("zfs list -H -p -o name -t filesystem backup/a/data; reboot"), "unquoted ';'"),
-        (Some("zfs list -H -p -o name -t filesystem backup/a/data;reboot"), "unquoted ';'"),
-        (Some("zfs list -H -p -o name -t filesystem backup/a/data | sh"), "unquoted '|'"),
-        (Some("zfs list -H -p -o name -t filesystem backup/a/data && reboot"), "unquoted '&'"),
+        (
+            Some("zfs list -H -p -o name -t filesystem backup/a/data; reboot"),
+            "unquoted ';'",
+        ),
+        (
+            Some("zfs list -H -p -o name -t filesystem backup/a/data;reboot"),
+            "unquoted ';'",
+        ),
+        (
+            Some("zfs list -H -p -o name -t filesystem backup/a/data | sh"),
+            "unquoted '|'",
+        ),
+        (
+            Some("zfs list -H -p -o name -t filesystem backup/a/data && reboot"),
+            "unquoted '&'",
+        ),
         (Some("zfs send $(cat /etc/shadow)"), "unquoted '$'"),
         (Some("zfs send `id`"), "unquoted '`'"),
-        (Some("zfs recv -s backup/a/data > /etc/passwd"), "unquoted '>'"),
-        (Some("zfs recv -s backup/a/data < /dev/zero"), "unquoted '<'"),
-        (Some("zfs list -H -p -o name -t filesystem backup/a/*"), "unquoted '*'"),
-        (Some("zfs list -H -p -o name -t filesystem backup/a/data\nreboot"), "control character"),
+        (
+            Some("zfs recv -s backup/a/data > /etc/passwd"),
+            "unquoted '>'",
+        ),
+        (
+            Some("zfs recv -s backup/a/data < /dev/zero"),
+            "unquoted '<'",
+        ),
+        (
+            Some("zfs list -H -p -o name -t filesystem backup/a/*"),
+            "unquoted '*'",
+        ),
+        (
+            Some("zfs list -H -p -o name -t filesystem backup/a/data\nreboot"),
+            "control character",
+        ),
         (Some("zfs list 'backup/a/data"), "unterminated"),
         (Some("zfs list \"backup/a/data\""), "unquoted '\"'"),
-        (Some("zfs destroy 'backup/a/data'"), "not quoted the way zferry quotes it"),
+        (
+            Some("zfs destroy 'backup/a/data'"),
+            "not quoted the way zferry quotes it",
+        ),
         (Some("zfs  list"), "empty word"),
         (
             Some("zfs list -H -p -o name -t filesystem 'backup/a/data; reboot'"),
@@ -243,8 +375,18 @@ fn resume_tokens_are_resolved_then_authorized() {
 #[test]
 fn no_jobs_here_refuses_everything_but_the_version() {
     let empty = Policy::new("z", Vec::new());
-    let line = shell_join(&["zfs", "list", "-H", "-p", "-o", "name", "-t", "filesystem", "a/b"])
-        .unwrap();
+    let line = shell_join(&[
+        "zfs",
+        "list",
+        "-H",
+        "-p",
+        "-o",
+        "name",
+        "-t",
+        "filesystem",
+        "a/b",
+    ])
+    .unwrap();
     let err = decide(Some(&line), &empty).unwrap_err().to_string();
     assert!(err.contains("no [jobs.*] endpoint on this node"), "{err}");
     assert!(decide(Some("zferry --version"), &empty).is_ok());
