@@ -64,9 +64,9 @@ pub enum Request {
     },
     /// `zfs receive -A <dataset>`: abort a partial resumable receive.
     ReceiveAbort(DatasetName),
-    /// `zfs bookmark <ds@snap> <ds#mark>`.
+    /// `zfs bookmark <ds@snap|ds#mark> <ds#mark>` (a bookmark source copies that bookmark).
     Bookmark {
-        snapshot: SnapshotName,
+        source: ObjectName,
         bookmark: BookmarkName,
     },
     /// `zfs destroy <ds#zferry_…>`.
@@ -365,8 +365,8 @@ impl Request {
                 push(&[dataset.as_str()]);
             }
             Self::ReceiveAbort(ds) => push(&["receive", "-A", ds.as_str()]),
-            Self::Bookmark { snapshot, bookmark } => {
-                push(&["bookmark", snapshot.as_str(), bookmark.as_str()]);
+            Self::Bookmark { source, bookmark } => {
+                push(&["bookmark", source.as_str(), bookmark.as_str()]);
             }
             Self::DestroyBookmark(b) => push(&["destroy", b.as_str()]),
             Self::Hold { tag, snapshots } | Self::Release { tag, snapshots } => {
@@ -427,10 +427,9 @@ impl Request {
             Self::Receive { dataset, .. } | Self::ReceiveAbort(dataset) => {
                 vec![ObjectName::Dataset(dataset.clone())]
             }
-            Self::Bookmark { snapshot, bookmark } => vec![
-                ObjectName::Snapshot(snapshot.clone()),
-                ObjectName::Bookmark(bookmark.clone()),
-            ],
+            Self::Bookmark { source, bookmark } => {
+                vec![source.clone(), ObjectName::Bookmark(bookmark.clone())]
+            }
             Self::DestroyBookmark(b) => vec![ObjectName::Bookmark(b.clone())],
             Self::Hold { snapshots, .. }
             | Self::Release { snapshots, .. }
@@ -616,15 +615,21 @@ fn parse_bookmark(args: &[String]) -> Result<Request, Refusal> {
     }
     .parse(args)?;
     p.operand_count(2, Some(2), "name")?;
-    let snapshot: SnapshotName = name("bookmark", &args[0], "snapshot")?;
-    let bookmark: BookmarkName = name("bookmark", &args[1], "bookmark")?;
-    if bookmark.dataset() != snapshot.dataset() {
+    let source: ObjectName = name("bookmark", &args[0], "snapshot or bookmark")?;
+    if matches!(source, ObjectName::Dataset(_)) {
         return Err(Refusal::usage(
             "bookmark",
-            "the bookmark must belong to the snapshot's dataset",
+            format!("{:?} is not a snapshot or bookmark", args[0]),
         ));
     }
-    Ok(Request::Bookmark { snapshot, bookmark })
+    let bookmark: BookmarkName = name("bookmark", &args[1], "bookmark")?;
+    if bookmark.dataset() != source.dataset() {
+        return Err(Refusal::usage(
+            "bookmark",
+            "the new bookmark must belong to the source's dataset",
+        ));
+    }
+    Ok(Request::Bookmark { source, bookmark })
 }
 
 fn parse_destroy(args: &[String]) -> Result<Request, Refusal> {

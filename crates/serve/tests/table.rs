@@ -99,6 +99,10 @@ const ACCEPTED: &[(&str, &str)] = &[
         "=",
     ),
     (
+        "zfs bookmark zpool1/vm-100-disk-0#mine zpool1/vm-100-disk-0#zferry_v1_a_0000000000000002",
+        "=",
+    ),
+    (
         "zfs destroy zpool1/vm-100-disk-0#zferry_v1_a_0000000000000001",
         "=",
     ),
@@ -228,9 +232,13 @@ const REFUSED: &[(&str, &str)] = &[
     ("zfs recv -s backup/a/data backup/a/data/x", "exactly 1"),
     (
         "zfs bookmark zpool1/vm-100-disk-0@a zpool1/other#b",
-        "the snapshot's dataset",
+        "the source's dataset",
     ),
     ("zfs bookmark zpool1/other@a zpool1/other#b", "outside"),
+    (
+        "zfs bookmark zpool1/vm-100-disk-0 zpool1/vm-100-disk-0#b",
+        "is not a snapshot or bookmark",
+    ),
     ("zfs hold keep backup/a/data@s1", "tag \"keep\""),
     ("zfs hold -r zferry:a backup/a/data@s1", "option \"-r\""),
     ("zfs hold zferry:a backup/a/data", "not a valid snapshot"),
