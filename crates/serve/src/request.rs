@@ -107,7 +107,7 @@ pub struct List {
 /// `zfs send [-w] [-v] [-P] [-L] [-e] [-c] [-n] [(-i|-I) <from>] <ds@snap>`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Send {
-    /// The boolean flags given, in canonical order.
+    /// The boolean flags given, in the client's order.
     pub flags: Vec<&'static str>,
     /// `-i` or `-I` and the incremental source, resolved to a full name.
     pub from: Option<(&'static str, ObjectName)>,
@@ -228,9 +228,13 @@ impl<'a> Parsed<'a> {
         Ok(self.value(flag).unwrap_or_default())
     }
 
-    /// The boolean flags given, in the order of `order`.
-    fn flags_in(&self, order: &[&'static str]) -> Vec<&'static str> {
-        order.iter().copied().filter(|f| self.has(f)).collect()
+    /// The boolean flags given that are in `set`, in the client's order.
+    fn flags_in(&self, set: &[&'static str]) -> Vec<&'static str> {
+        self.opts
+            .iter()
+            .map(|(f, _)| *f)
+            .filter(|f| set.contains(f))
+            .collect()
     }
 
     fn operand_count(&self, min: usize, max: Option<usize>, what: &str) -> Result<(), Refusal> {

@@ -1,0 +1,103 @@
+//! The contract with the replication engine: every argv `zferry-repl-run` sends to a remote
+//! node is served for datasets of a job on that node, and runs unchanged.
+#![allow(clippy::unwrap_used)]
+
+use zferry_exec::{CommandSpec, shell_join};
+use zferry_repl::{CursorBookmark, Entry, HoldTag, ResumeToken, Step, TargetId};
+use zferry_repl_run::argv::{self, SendFlags};
+use zferry_repl_run::listing;
+use zferry_serve::{Grant, Policy, Verdict, decide};
+use zferry_zfs::{DatasetName, Guid};
+
+fn ds(s: &str) -> DatasetName {
+    s.parse().unwrap()
+}
+
+/// Node `b` serves `p/src` (a source) and `q/dst` (a target), recursively; `-F` into `q/dst`.
+fn policy() -> Policy {
+    let grant = |root: &str, force_receive| Grant {
+        job: "j".into(),
+        root: ds(root),
+        recursive: true,
+        exclude: vec![],
+        force_receive,
+    };
+    Policy::new("b", vec![grant("p/src", false), grant("q/dst", true)])
+}
+
+fn served(cmd: &CommandSpec) {
+    let argv = cmd.argv();
+    let line = shell_join(&argv).unwrap();
+    match decide(Some(&line), &policy()) {
+        Ok(Verdict::Allow(req)) => {
+            let mut run = vec!["zfs".to_owned()];
+            run.extend(req.zfs_args());
+            let same = run == argv
+                // serve spells `recv` as `receive`; zfs treats them alike.
+                || (argv[1] == "recv" && run[2..] == argv[2..] && run[1] == "receive");
+            assert!(same, "{argv:?} runs as {run:?}");
+        }
+        Ok(Verdict::ResolveToken(req, _)) => assert_eq!(req.to_string(), argv.join(" ")),
+        Err(refusal) => panic!("{argv:?} refused: {refusal}"),
+    }
+}
+
+#[test]
+fn every_engine_command_is_served() {
+    let src = ds("p/src/child");
+    let dst = ds("q/dst/child");
+    let a = Entry::snapshot("a", 1, 10, 100);
+    let b = Entry::snapshot("b", 2, 20, 200);
+    let mark = Entry::bookmark("zferry_v1_nodeb_0000000000000001", 1, 10, 100);
+    let raw = SendFlags { raw: true };
+    for flags in [SendFlags::default(), raw] {
+        served(&argv::send(
+            &src,
+            &Step::Full {
+                snapshot: a.clone(),
+            },
+            flags,
+        ));
+        for intermediates in [false, true] {
+            let step = Step::Incremental {
+                from: a.clone(),
+                to: b.clone(),
+                intermediates,
+            };
+            served(&argv::send(&src, &step, flags));
+        }
+        let from_mark = Step::Incremental {
+            from: mark.clone(),
+            to: b.clone(),
+            intermediates: false,
+        };
+        served(&argv::send(&src, &from_mark, flags));
+    }
+    let token: ResumeToken = "1-e3f9a3f0b-f8-789c636064000310a500c4ec".parse().unwrap();
+    served(&argv::send_resume(&token));
+    served(&argv::recv(&dst, false));
+    served(&argv::recv(&dst, true));
+    served(&argv::recv_abort(&dst));
+    let cursor = CursorBookmark::new("nodeb".parse::<TargetId>().unwrap(), Guid(2));
+    served(&argv::bookmark(&src, &b, &cursor));
+    served(&argv::bookmark(&src, &mark, &cursor));
+    served(&argv::destroy_cursor(&src, &cursor));
+    let tag = HoldTag("nodeb".parse().unwrap());
+    served(&argv::hold(&dst, &tag, "b"));
+    served(&argv::release(&dst, &tag, &["a".into(), "b".into()]));
+    served(&argv::holds(&dst, &["a".into(), "b".into()]));
+    served(&listing::datasets_argv(&[ds("p/src"), ds("q/dst")]));
+    served(&listing::entries_argv(&[src.clone(), dst.clone()]));
+}
+
+#[test]
+fn engine_commands_outside_the_jobs_are_refused() {
+    let other = ds("p/other");
+    let cmd = argv::recv(&other, false);
+    let line = shell_join(&cmd.argv()).unwrap();
+    assert!(decide(Some(&line), &policy()).is_err());
+    let forced = argv::recv(&ds("p/src/child"), true);
+    let line = shell_join(&forced.argv()).unwrap();
+    let err = decide(Some(&line), &policy()).unwrap_err().to_string();
+    assert!(err.contains("needs allow-rollback-to-common"), "{err}");
+}
