@@ -147,7 +147,7 @@ fn assert_refused(out: &Output, why: &str) {
 }
 
 #[test]
-fn allowed_list_runs_and_version_answers() {
+fn allowed_list_runs_version_answers_and_outside_is_refused() {
     let pool = TestPool::create("sv", "128M");
     pool.setup("fs data/child\nsnap data@s1\nfs other\n");
     let key = ServeKey::new(&pool);
@@ -196,6 +196,21 @@ fn allowed_list_runs_and_version_answers() {
     ]);
     assert_refused(&outside, "is outside the datasets node lab serves");
     assert!(outside.stdout.is_empty());
+
+    // A config that does not load serves nothing (but the version probe).
+    std::fs::write(key.dir.path().join("zferry.toml"), "[global]\nbogus = 1\n").unwrap();
+    let broken = key.run(&[
+        "zfs",
+        "list",
+        "-H",
+        "-p",
+        "-o",
+        "name",
+        "-t",
+        "filesystem",
+        &data,
+    ]);
+    assert_refused(&broken, "config unusable");
 }
 
 #[test]
@@ -207,21 +222,17 @@ fn destroy_and_injection_are_refused_and_change_nothing() {
 
     let out = key.run(&["zfs", "destroy", &data]);
     assert_refused(&out, "only zferry's own bookmarks");
-    let out = key.run(&["zfs", "destroy", "-r", &data]);
-    assert_refused(&out, "not served");
     let out = key.run(&["zfs", "destroy", &format!("{data}@s1")]);
     assert_refused(&out, "only zferry's own bookmarks");
     assert!(exists(&pool, &data) && exists(&pool, &format!("{data}@s1")));
 
     let marker = key.dir.path().join("injected");
     let marker_str = marker.to_str().unwrap();
+    // Each case costs a serve start in the emulated guest; the unit tables cover the rest.
     for line in [
         format!("zfs list -H -p -o name -t filesystem {data}; touch {marker_str}"),
-        format!("zfs list -H -p -o name -t filesystem {data} && touch {marker_str}"),
         format!("zfs list -H -p -o name -t filesystem $(touch {marker_str})"),
         format!("zfs list -H -p -o name -t filesystem {data}\ntouch {marker_str}"),
-        format!("touch {marker_str}"),
-        String::new(),
     ] {
         let argv = key.raw_ssh_argv(&line);
         let out = Command::new(&argv[0]).args(&argv[1..]).output().unwrap();
@@ -318,25 +329,4 @@ fn resume_tokens_are_authorized_by_the_snapshot_they_name() {
     let out = key.run(&["zfs", "send", "-t", &token]);
     assert_refused(&out, &format!("{} is outside", pool.ds("other@s1")));
     assert!(out.stdout.is_empty());
-}
-
-/// The config file named in the forced command must exist: a broken config serves nothing.
-#[test]
-fn an_unusable_config_serves_nothing() {
-    let pool = TestPool::create("sc", "64M");
-    pool.setup("fs data\n");
-    let key = ServeKey::new(&pool);
-    std::fs::write(key.dir.path().join("zferry.toml"), "[global]\nbogus = 1\n").unwrap();
-    let out = key.run(&[
-        "zfs",
-        "list",
-        "-H",
-        "-p",
-        "-o",
-        "name",
-        "-t",
-        "filesystem",
-        &pool.ds("data"),
-    ]);
-    assert_refused(&out, "config unusable");
 }
