@@ -68,6 +68,12 @@ fn serve(cli: &Cli, line: Option<&str>) -> Result<Served, Refusal> {
             zferry_serve::authorize_resume(request, &snapshot, &policy)?
         }
     };
+    // As root, a stream's properties could mount over system paths; see `hardened`.
+    let request = if rustix::process::geteuid().is_root() {
+        request.hardened()
+    } else {
+        request
+    };
     Ok(Served::Exec(request))
 }
 

@@ -98,6 +98,28 @@ recursive = true
         argv
     }
 
+    /// Streams a local `zfs send <local_send…>` into the remote command; returns the
+    /// remote side's exit code and stderr.
+    fn pipe_from_local_send(&self, local_send: &[&str], remote: &[&str]) -> (Option<i32>, String) {
+        let mut send = Command::new("zfs")
+            .arg("send")
+            .args(local_send)
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let argv = self.ssh().ssh_argv(&spec(remote)).unwrap();
+        let recv = Command::new(&argv[0])
+            .args(&argv[1..])
+            .stdin(send.stdout.take().unwrap())
+            .output()
+            .unwrap();
+        let _ = send.wait();
+        (
+            recv.status.code(),
+            String::from_utf8_lossy(&recv.stderr).into_owned(),
+        )
+    }
+
     /// Streams the remote command's stdout into a local `zfs receive -s <target>`; both
     /// must succeed.
     fn pipe_to_local_recv(&self, remote: &[&str], target: &str) {
@@ -281,6 +303,35 @@ fn send_streams_through_serve_into_a_local_receive() {
     let out = key.run(&["zfs", "send", &pool.ds("other@s1")]);
     assert_refused(&out, "is outside the datasets");
     assert!(out.stdout.is_empty(), "refused send wrote a stream");
+
+    // A stream carrying properties (`send -p`, which zferry never sends) cannot point a
+    // dataset received by root at a system path: serve receives with `-x mountpoint …`.
+    let evil_mount = format!("/var/tmp/zferry-serve-evil-{}", pool.name());
+    pool.run_ok(
+        "zfs",
+        &[
+            "set",
+            &format!("mountpoint={evil_mount}"),
+            &pool.ds("other"),
+        ],
+    );
+    pool.run_ok("zfs", &["snapshot", &pool.ds("other@props")]);
+    let received = pool.ds("data/withprops");
+    let (code, stderr) = key.pipe_from_local_send(
+        &["-p", &pool.ds("other@props")],
+        &["zfs", "recv", "-s", "-u", &received],
+    );
+    assert_eq!(code, Some(0), "{stderr}");
+    let mountpoint = pool
+        .run_ok(
+            "zfs",
+            &["get", "-H", "-o", "value,source", "mountpoint", &received],
+        )
+        .stdout_lossy();
+    assert!(
+        !mountpoint.contains(&evil_mount) && !mountpoint.contains("received"),
+        "the stream's mountpoint was applied: {mountpoint}"
+    );
 }
 
 /// Starts a resumable receive of `snapshot` into `target` and cuts it after `bytes`.

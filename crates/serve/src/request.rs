@@ -40,6 +40,22 @@ pub const OWNED_BOOKMARK_PREFIX: &str = "zferry_";
 /// Hold tags `zfs hold`/`zfs release` may use.
 pub const HOLD_TAG_PREFIX: &str = "zferry:";
 
+/// Properties a stream cannot set when serve receives as root (`zfs receive -x`): a stream
+/// with properties (`send -p`/`-R`, which zferry never sends) could otherwise mount a
+/// dataset over a system directory, share it, or allow setuid binaries. Without properties
+/// in the stream `-x` changes nothing. (A non-root receiver is already refused properties it
+/// was not delegated.)
+pub const RECEIVE_EXCLUDED_PROPS: [&str; 8] = [
+    "mountpoint",
+    "canmount",
+    "sharenfs",
+    "sharesmb",
+    "setuid",
+    "exec",
+    "devices",
+    "zoned",
+];
+
 /// Longest resume token accepted (real ones are a few hundred bytes).
 pub const MAX_TOKEN_LEN: usize = 16 * 1024;
 
@@ -55,11 +71,13 @@ pub enum Request {
         flags: Vec<&'static str>,
         token: ResumeToken,
     },
-    /// `zfs receive -s [-u] [-F] [-o readonly=on] <dataset>`.
+    /// `zfs receive -s [-u] [-F] [-o readonly=on] <dataset>`; `hardened` adds
+    /// `-x <p>` for each of [`RECEIVE_EXCLUDED_PROPS`] (see [`Request::hardened`]).
     Receive {
         unmounted: bool,
         force: bool,
         readonly: bool,
+        hardened: bool,
         dataset: DatasetName,
     },
     /// `zfs receive -A <dataset>`: abort a partial resumable receive.
@@ -354,6 +372,7 @@ impl Request {
                 unmounted,
                 force,
                 readonly,
+                hardened,
                 dataset,
             } => {
                 push(&["receive", "-s"]);
@@ -365,6 +384,11 @@ impl Request {
                 }
                 if *readonly {
                     push(&["-o", "readonly=on"]);
+                }
+                if *hardened {
+                    for prop in RECEIVE_EXCLUDED_PROPS {
+                        push(&["-x", prop]);
+                    }
                 }
                 push(&[dataset.as_str()]);
             }
@@ -410,6 +434,29 @@ impl Request {
             }
         }
         a
+    }
+
+    /// The same request, with received properties that could reach outside ZFS excluded from
+    /// a receive ([`RECEIVE_EXCLUDED_PROPS`]); serve does this when it runs as root. Other
+    /// requests are unchanged.
+    #[must_use]
+    pub fn hardened(self) -> Self {
+        match self {
+            Self::Receive {
+                unmounted,
+                force,
+                readonly,
+                dataset,
+                ..
+            } => Self::Receive {
+                unmounted,
+                force,
+                readonly,
+                hardened: true,
+                dataset,
+            },
+            other => other,
+        }
     }
 
     /// Every ZFS object name the request touches (what authorization checks).
@@ -599,6 +646,7 @@ fn parse_receive(args: &[String]) -> Result<Request, Refusal> {
         unmounted: p.has("-u"),
         force: p.has("-F"),
         readonly,
+        hardened: false,
         dataset,
     })
 }

@@ -398,6 +398,22 @@ fn no_jobs_here_refuses_everything_but_the_version() {
 }
 
 #[test]
+fn hardened_receive_excludes_properties_that_reach_outside_zfs() {
+    let Ok(Verdict::Allow(req)) = run("zfs recv -s -u backup/a/data") else {
+        panic!("not allowed")
+    };
+    assert_eq!(
+        req.hardened().to_string(),
+        "zfs receive -s -u -x mountpoint -x canmount -x sharenfs -x sharesmb -x setuid \
+         -x exec -x devices -x zoned backup/a/data"
+    );
+    let Ok(Verdict::Allow(req)) = run("zfs holds -H backup/a/data@s1") else {
+        panic!("not allowed")
+    };
+    assert_eq!(req.clone().hardened(), req);
+}
+
+#[test]
 fn every_listed_column_is_served() {
     let argv = format!("zfs list -H -p -o {LIST_COLS} -t filesystem,volume backup/a/data");
     assert!(matches!(run(&argv), Ok(Verdict::Allow(_))));
