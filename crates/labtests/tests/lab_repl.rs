@@ -198,6 +198,23 @@ fn fan_out_then_failover_stays_incremental_everywhere() {
     );
     let (_, json, _) = lab.repl(&cfg, &[]);
     assert_eq!(statuses(&json), ["unchanged", "unchanged"], "{json:#}");
+    // Status: the common snapshot and its age per pair, from the recorded state.
+    let (code, out, err) = run_zferry(&[
+        "--config",
+        cfg.to_str().unwrap(),
+        "repl",
+        "status",
+        "--json",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let rows: Value = serde_json::from_str(&out).unwrap();
+    for row in rows.as_array().unwrap() {
+        assert_eq!(row["common"], "s4", "{row:#}");
+        assert!(
+            row["rpo_seconds"].as_u64().is_some() && row["last_error"].is_null(),
+            "{row:#}"
+        );
+    }
 
     // Failover: the service now runs on B. A stops writing (unmounted), B writes and
     // snapshots, and B becomes the source for A and C.

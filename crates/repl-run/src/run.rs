@@ -616,7 +616,11 @@ impl<'h, 'c, 'j> Run<'h, 'c, 'j> {
             .extend(rows);
         let src_node = self.job.source.node.clone();
         let src = self.list_entries(&src_node, std::slice::from_ref(&pair.source))?;
-        let tgt = self.list_entries(&tgt_node, std::slice::from_ref(&pair.target_ds))?;
+        let tgt = if self.row(&tgt_node, &pair.target_ds).is_some() {
+            self.list_entries(&tgt_node, std::slice::from_ref(&pair.target_ds))?
+        } else {
+            BTreeMap::new()
+        };
         let slot = self.entries.entry(src_node).or_default();
         slot.remove(&pair.source);
         slot.extend(src);
