@@ -610,10 +610,10 @@ impl<'h, 'c, 'j> Run<'h, 'c, 'j> {
     fn relist(&mut self, pair: &Pair<'_>) -> Result<(), (String, bool)> {
         let tgt_node = pair.target.at.node.clone();
         let rows = self.list_datasets(&tgt_node, std::slice::from_ref(&pair.target_ds))?;
-        self.datasets
-            .entry(tgt_node.clone())
-            .or_default()
-            .extend(rows);
+        let slot = self.datasets.entry(tgt_node.clone()).or_default();
+        // `recv -A` of a never-completed new dataset destroys it: absent from the listing.
+        slot.remove(&pair.target_ds);
+        slot.extend(rows);
         let src_node = self.job.source.node.clone();
         let src = self.list_entries(&src_node, std::slice::from_ref(&pair.source))?;
         let tgt = if self.row(&tgt_node, &pair.target_ds).is_some() {
