@@ -10,6 +10,7 @@
 //!   transactional ([`mod@ingest`], [`lxc`]).
 //! - [`restore`]: snapshot → VMA for `qmrestore` ([`mod@restore`]).
 //! - [`report`]: the savings table ([`mod@report`]).
+//! - [`prune`]: retention of backup snapshots by calendar buckets ([`mod@prune`]).
 //! - [`watch`]: which files of a vzdump directory are complete and ready to ingest.
 //!
 //! Every `zfs` command is an argv run through a `zferry_exec::Executor` ([`zfs`]); file I/O on
@@ -20,6 +21,7 @@ pub mod ingest;
 pub mod layout;
 pub mod lxc;
 pub mod name;
+pub mod prune;
 pub mod report;
 pub mod restore;
 pub mod tree;

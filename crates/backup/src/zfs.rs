@@ -117,3 +117,8 @@ pub fn sync_pool(exec: &dyn Executor, pool: &PoolName) -> Result<(), ZfsError> {
 pub fn rollback(exec: &dyn Executor, snap: &SnapshotName) -> Result<(), ZfsError> {
     ops::run(exec, &zfs(vec!["rollback".into(), snap.to_string()])).map(drop)
 }
+
+/// `zfs destroy <snap>`: one snapshot, never `-r`/`-R`; ZFS refuses held or cloned ones.
+pub fn destroy(exec: &dyn Executor, snap: &SnapshotName) -> Result<(), ZfsError> {
+    ops::run(exec, &zfs(vec!["destroy".into(), snap.to_string()])).map(drop)
+}

@@ -3,6 +3,7 @@
 //! changed (M18–M21). SIGINT/SIGTERM cancel a running ingest, which then rolls back.
 
 use std::collections::HashMap;
+use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -10,19 +11,22 @@ use std::time::{Duration, Instant, SystemTime};
 
 use anyhow::{Context, Result};
 use signal_hook::consts::{SIGINT, SIGTERM};
+use zferry_backup::prune::prune;
 use zferry_backup::watch::{self, Decision};
 use zferry_backup::{
     BackupTime, Error as BackupError, IngestOptions, IngestReport, Outcome, RestoreCompression,
     ingest, report, restore,
 };
+use zferry_config::Retention;
 use zferry_exec::LocalExecutor;
 use zferry_zfs::DatasetName;
 
-use crate::cli::{BackupCommand, IngestArgs, ReportArgs, RestoreArgs};
+use crate::cli::{BackupCommand, Cli, IngestArgs, PruneArgs, ReportArgs, RestoreArgs};
 use crate::{exit, human, output};
 
-pub fn run(command: &BackupCommand) -> Result<u8> {
+pub fn run(cli: &Cli, command: &BackupCommand) -> Result<u8> {
     match command {
+        BackupCommand::Prune(args) => prune_backups(cli, args),
         BackupCommand::Ingest(args) => ingest_files(args),
         BackupCommand::Restore(args) => restore_one(args),
         BackupCommand::Report(args) => report_rows(args),
@@ -260,4 +264,76 @@ fn report_rows(args: &ReportArgs) -> Result<u8> {
         ]);
     }
     output::text(&human::table(&table)).map(|()| exit::OK)
+}
+
+/// The counts: the template's (unset = 0), then each `--keep-*` given.
+fn retention(cli: &Cli, args: &PruneArgs) -> Result<Retention> {
+    let mut r = Retention {
+        frequently: 0,
+        hourly: 0,
+        daily: 0,
+        weekly: 0,
+        monthly: 0,
+        yearly: 0,
+    };
+    if let Some(name) = &args.template {
+        let config = zferry_config::Config::load(&cli.config)
+            .with_context(|| format!("loading {} for --template", cli.config.display()))?;
+        let t = config
+            .templates
+            .iter()
+            .find(|(n, _)| n.as_str() == name)
+            .map(|(_, t)| t)
+            .with_context(|| format!("no [templates.{name}] in {}", cli.config.display()))?;
+        r = Retention {
+            frequently: t.frequently.unwrap_or(0),
+            hourly: t.hourly.unwrap_or(0),
+            daily: t.daily.unwrap_or(0),
+            weekly: t.weekly.unwrap_or(0),
+            monthly: t.monthly.unwrap_or(0),
+            yearly: t.yearly.unwrap_or(0),
+        };
+    }
+    let set = |slot: &mut u32, v: Option<u32>| {
+        if let Some(v) = v {
+            *slot = v;
+        }
+    };
+    set(&mut r.frequently, args.keep_last);
+    set(&mut r.hourly, args.keep_hourly);
+    set(&mut r.daily, args.keep_daily);
+    set(&mut r.weekly, args.keep_weekly);
+    set(&mut r.monthly, args.keep_monthly);
+    set(&mut r.yearly, args.keep_yearly);
+    Ok(r)
+}
+
+fn prune_backups(cli: &Cli, args: &PruneArgs) -> Result<u8> {
+    let r = retention(cli, args)?;
+    let results = prune(
+        &LocalExecutor::new(),
+        &root(&args.root)?,
+        args.vmid,
+        &r,
+        args.dry_run,
+    )?;
+    let failed = results.iter().filter(|x| x.error.is_some()).count();
+    if args.json {
+        output::json(&results)?;
+    } else {
+        for x in &results {
+            let what = match (x.item.keep, args.dry_run, &x.error) {
+                (true, _, _) => "keep",
+                (false, true, _) => "would destroy",
+                (false, false, None) => "destroyed",
+                (false, false, Some(_)) => "DESTROY FAILED",
+            };
+            let mut line = format!("{what} {}: {}", x.snapshot, x.item.reasons.join("; "));
+            if let Some(e) = &x.error {
+                write!(line, " ({e})")?;
+            }
+            output::line(&line)?;
+        }
+    }
+    Ok(if failed == 0 { exit::OK } else { exit::PROBLEM })
 }

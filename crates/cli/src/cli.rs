@@ -362,6 +362,45 @@ pub enum BackupCommand {
     Restore(RestoreArgs),
     /// Per backup: disk size, VMA size, space it added on ZFS, and the saving.
     Report(ReportArgs),
+    /// Thin out backup snapshots by calendar buckets (keep the newest N days, weeks, …; the
+    /// newest backup always stays), each decision with its reason.
+    Prune(PruneArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct PruneArgs {
+    #[arg(long)]
+    pub root: String,
+    /// Only this guest (default: every guest under --root).
+    pub vmid: Option<u32>,
+    /// Take the counts from this `[templates.<name>]` of the config (unset counts are 0);
+    /// --keep-* options override it.
+    #[arg(long)]
+    pub template: Option<String>,
+    /// Keep the N newest backups.
+    #[arg(long, value_name = "N")]
+    pub keep_last: Option<u32>,
+    /// Keep the newest backup of each of the last N hours that have one.
+    #[arg(long, value_name = "N")]
+    pub keep_hourly: Option<u32>,
+    /// … of each of the last N days.
+    #[arg(long, value_name = "N")]
+    pub keep_daily: Option<u32>,
+    /// … of each of the last N ISO weeks.
+    #[arg(long, value_name = "N")]
+    pub keep_weekly: Option<u32>,
+    /// … of each of the last N months.
+    #[arg(long, value_name = "N")]
+    pub keep_monthly: Option<u32>,
+    /// … of each of the last N years.
+    #[arg(long, value_name = "N")]
+    pub keep_yearly: Option<u32>,
+    /// Show the decisions; destroy nothing.
+    #[arg(long, short = 'n')]
+    pub dry_run: bool,
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Args)]

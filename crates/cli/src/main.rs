@@ -43,7 +43,7 @@ fn main() -> ExitCode {
         } => config_cmd::check(&cli, args),
         Command::Vma { command } => vma_cmd::run(command),
         Command::Blocksync(args) => blocksync_cmd::run(args),
-        Command::Backup { command } => backup_cmd::run(command),
+        Command::Backup { command } => backup_cmd::run(&cli, command),
         Command::Monitor { command } => monitor_cmd::run(&cli, command),
         Command::Snap { command } => match command {
             SnapCommand::Run(args) => snap_run::snap_run(&cli, args),

@@ -78,3 +78,89 @@ fn ingest_report_restore_round_trip() {
         "restored archive holds different devices or blocks"
     );
 }
+
+#[test]
+fn prune_keeps_the_newest_per_day_and_explains_each_decision() {
+    let pool = TestPool::create("bp", "128M");
+    pool.setup("fs backup\n");
+    let dir = PathBuf::from(format!("/var/tmp/zferry-test-cfg/{}", pool.name()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let root = pool.ds("backup");
+    let times = [
+        "2026_11_19-01_00_00",
+        "2026_11_20-01_00_00",
+        "2026_11_21-01_00_00",
+        "2026_11_21-13_00_00",
+    ];
+    let files: Vec<String> = times
+        .iter()
+        .map(|t| {
+            let p = dir.join(format!("vzdump-qemu-100-{t}.vma.zst"));
+            std::fs::copy(golden("golden.vma.zst"), &p).unwrap();
+            p.to_str().unwrap().to_owned()
+        })
+        .collect();
+    let mut args = vec!["backup", "ingest", "--root", &root];
+    args.extend(files.iter().map(String::as_str));
+    let (code, out, err) = run_zferry(&args);
+    assert_eq!(code, 0, "{out}{err}");
+
+    let (code, out, err) = run_zferry(&[
+        "backup",
+        "prune",
+        "--root",
+        &root,
+        "--keep-daily",
+        "2",
+        "-n",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.contains(&format!("would destroy {root}/100@2026_11_19-01_00_00")),
+        "{out}"
+    );
+    assert!(
+        out.contains(&format!("would destroy {root}/100@2026_11_21-01_00_00")),
+        "{out}"
+    );
+    let snaps = |pool: &TestPool| {
+        pool.run_ok(
+            "zfs",
+            &["list", "-H", "-o", "name", "-t", "snapshot", "-r", &root],
+        )
+        .stdout_lossy()
+        .lines()
+        .count()
+    };
+    assert_eq!(snaps(&pool), 4, "dry run destroys nothing");
+
+    let (code, out, err) = run_zferry(&[
+        "backup",
+        "prune",
+        "--root",
+        &root,
+        "--keep-daily",
+        "2",
+        "--json",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let kept: Vec<&str> = v
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|x| x["keep"] == true)
+        .map(|x| x["snapshot"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        kept,
+        [
+            format!("{root}/100@2026_11_20-01_00_00"),
+            format!("{root}/100@2026_11_21-13_00_00")
+        ]
+    );
+    assert_eq!(snaps(&pool), 2);
+    let (code, _, err) = run_zferry(&["backup", "prune", "--root", &root]);
+    assert_eq!(code, 2, "no counts: refused");
+    assert!(err.contains("refusing to prune"), "{err}");
+}
