@@ -389,7 +389,7 @@ fn write_backup(
     report: &mut IngestReport,
 ) -> Result<(), Error> {
     let (_, stream) = zferry_vma::open_path(file)?;
-    let mut reader = VmaReader::new(stream)?;
+    let mut reader = VmaReader::new(crate::readahead::Readahead::new(stream))?;
     let header = reader.header().clone();
     for c in &header.configs {
         layout::check_blob_name(&c.name)?;

@@ -22,6 +22,7 @@ pub mod layout;
 pub mod lxc;
 pub mod name;
 pub mod prune;
+pub mod readahead;
 pub mod report;
 pub mod restore;
 pub mod tree;

@@ -43,7 +43,7 @@ pub(crate) fn write_backup(
     if !root.exists() {
         created.push(root.clone());
     }
-    let t = tree::sync_tar(stream, &root, opts.cancel)?;
+    let t = tree::sync_tar(crate::readahead::Readahead::new(stream), &root, opts.cancel)?;
     report.virtual_size = t.file_bytes;
     report.changed_bytes = t.bytes_written;
     report.tree = Some(t);
