@@ -53,6 +53,12 @@ pub enum Error {
     /// A tar entry this ingest refuses (escaping name, duplicate, dangling hard link).
     #[error("tar entry {entry:?}: {reason}")]
     BadTarEntry { entry: String, reason: &'static str },
+    /// A command (losetup) could not run or failed.
+    #[error(transparent)]
+    Exec(#[from] zferry_exec::ExecError),
+    /// A partition of an exposed backup is still mounted.
+    #[error("{device} is mounted on {mountpoint}: unmount it first (umount {mountpoint})")]
+    Busy { device: String, mountpoint: String },
     /// A file operation failed.
     #[error("{path}: {source}")]
     Io { path: PathBuf, source: io::Error },

@@ -9,6 +9,7 @@
 //! - [`ingest`]: archive → images (VM) or file tree (container, [`tree`]) → snapshot,
 //!   transactional ([`mod@ingest`], [`lxc`]).
 //! - [`restore`]: snapshot → VMA for `qmrestore` ([`mod@restore`]).
+//! - [`files`]: a backup's images as read-only loop devices with partitions ([`mod@files`]).
 //! - [`report`]: the savings table ([`mod@report`]).
 //! - [`prune`]: retention of backup snapshots by calendar buckets ([`mod@prune`]).
 //! - [`watch`]: which files of a vzdump directory are complete and ready to ingest.
@@ -17,6 +18,7 @@
 //! the images is local, so the executor must run on the machine that mounts the datasets.
 
 pub mod error;
+pub mod files;
 pub mod ingest;
 pub mod layout;
 pub mod lxc;

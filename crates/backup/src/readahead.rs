@@ -100,7 +100,9 @@ mod tests {
 
     #[test]
     fn passes_bytes_through_in_order_and_ends() {
-        let data: Vec<u8> = (0..3 * CHUNK + 123).map(|i| i.to_le_bytes()[0] ^ 0x5a).collect();
+        let data: Vec<u8> = (0..3 * CHUNK + 123)
+            .map(|i| i.to_le_bytes()[0] ^ 0x5a)
+            .collect();
         let mut r = Readahead::new(io::Cursor::new(data.clone()));
         let mut got = Vec::new();
         r.read_to_end(&mut got).expect("read");

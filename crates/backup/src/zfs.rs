@@ -122,3 +122,24 @@ pub fn rollback(exec: &dyn Executor, snap: &SnapshotName) -> Result<(), ZfsError
 pub fn destroy(exec: &dyn Executor, snap: &SnapshotName) -> Result<(), ZfsError> {
     ops::run(exec, &zfs(vec!["destroy".into(), snap.to_string()])).map(drop)
 }
+
+/// `zfs clone -o readonly=on <snap> <clone>`.
+pub fn clone_readonly(
+    exec: &dyn Executor,
+    snap: &SnapshotName,
+    clone: &DatasetName,
+) -> Result<(), ZfsError> {
+    let args = vec![
+        "clone".to_owned(),
+        "-o".into(),
+        "readonly=on".into(),
+        snap.to_string(),
+        clone.to_string(),
+    ];
+    ops::run(exec, &zfs(args)).map(drop)
+}
+
+/// `zfs destroy <dataset>`: never `-r`/`-R`.
+pub fn destroy_dataset(exec: &dyn Executor, ds: &DatasetName) -> Result<(), ZfsError> {
+    ops::run(exec, &zfs(vec!["destroy".into(), ds.to_string()])).map(drop)
+}

@@ -21,12 +21,13 @@ use zferry_config::Retention;
 use zferry_exec::LocalExecutor;
 use zferry_zfs::DatasetName;
 
-use crate::cli::{BackupCommand, Cli, IngestArgs, PruneArgs, ReportArgs, RestoreArgs};
+use crate::cli::{BackupCommand, Cli, FilesArgs, IngestArgs, PruneArgs, ReportArgs, RestoreArgs};
 use crate::{exit, human, output};
 
 pub fn run(cli: &Cli, command: &BackupCommand) -> Result<u8> {
     match command {
         BackupCommand::Prune(args) => prune_backups(cli, args),
+        BackupCommand::Files(args) => files(args),
         BackupCommand::Ingest(args) => ingest_files(args),
         BackupCommand::Restore(args) => restore_one(args),
         BackupCommand::Report(args) => report_rows(args),
@@ -206,12 +207,69 @@ fn watch(
     }
 }
 
-fn restore_one(args: &RestoreArgs) -> Result<u8> {
-    let time: BackupTime = args
-        .time
-        .parse()
+fn backup_time(s: &str) -> Result<BackupTime> {
+    s.parse()
         .map_err(|e| anyhow::anyhow!("{e}"))
-        .with_context(|| format!("backup time {:?} (expected YYYY_MM_DD-HH_MM_SS)", args.time))?;
+        .with_context(|| format!("backup time {s:?} (expected YYYY_MM_DD-HH_MM_SS)"))
+}
+
+fn files(args: &FilesArgs) -> Result<u8> {
+    let exec = LocalExecutor::new();
+    let root = root(&args.root)?;
+    let time = backup_time(&args.time)?;
+    if args.cleanup {
+        let r = zferry_backup::files::cleanup(&exec, &root, args.vmid, time)?;
+        if args.json {
+            output::json(&r)?;
+        } else {
+            output::line(&format!(
+                "detached {} loop device(s){}; destroyed {}",
+                r.detached.len(),
+                if r.detached.is_empty() {
+                    String::new()
+                } else {
+                    format!(" ({})", r.detached.join(", "))
+                },
+                r.clone
+            ))?;
+        }
+        return Ok(exit::OK);
+    }
+    let r = zferry_backup::files::expose(&exec, &root, args.vmid, time)?;
+    if args.json {
+        return output::json(&r).map(|()| exit::OK);
+    }
+    let mut text = format!(
+        "read-only clone {} at {}\n",
+        r.clone,
+        r.mountpoint.display()
+    );
+    for m in &r.images {
+        writeln!(text, "{} -> {}", m.image.display(), m.loop_device)?;
+        if m.partitions.is_empty() {
+            writeln!(text, "  no partition table: mount {} itself", m.loop_device)?;
+        }
+        for p in &m.partitions {
+            writeln!(text, "  {} {}", p.device, human::bytes(p.size))?;
+        }
+    }
+    if r.images.is_empty() {
+        writeln!(
+            text,
+            "container backup: files are in {}/tree",
+            r.mountpoint.display()
+        )?;
+    }
+    writeln!(
+        text,
+        "mount read-only, e.g.: mount -o ro,noload <partition> /mnt  (ext4; plain -o ro for others)\nwhen done: umount, then zferry backup files --cleanup --root {} {} {}",
+        args.root, args.vmid, args.time
+    )?;
+    output::text(&text).map(|()| exit::OK)
+}
+
+fn restore_one(args: &RestoreArgs) -> Result<u8> {
+    let time = backup_time(&args.time)?;
     let compression = if Path::new(&args.output)
         .extension()
         .is_some_and(|e| e.eq_ignore_ascii_case("zst"))

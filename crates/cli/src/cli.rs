@@ -365,6 +365,24 @@ pub enum BackupCommand {
     /// Thin out backup snapshots by calendar buckets (keep the newest N days, weeks, …; the
     /// newest backup always stays), each decision with its reason.
     Prune(PruneArgs),
+    /// Expose a backup's disk images for file-level restore: a read-only clone of the
+    /// snapshot and read-only loop devices with partitions (--cleanup undoes it).
+    Files(FilesArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct FilesArgs {
+    #[arg(long)]
+    pub root: String,
+    pub vmid: u32,
+    /// The backup time, YYYY_MM_DD-HH_MM_SS (the snapshot name).
+    pub time: String,
+    /// Detach the loop devices and destroy the clone (refused while a partition is mounted).
+    #[arg(long)]
+    pub cleanup: bool,
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Args)]

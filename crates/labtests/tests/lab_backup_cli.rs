@@ -164,3 +164,104 @@ fn prune_keeps_the_newest_per_day_and_explains_each_decision() {
     assert_eq!(code, 2, "no counts: refused");
     assert!(err.contains("refusing to prune"), "{err}");
 }
+
+/// A 4 MiB disk with an MBR and one Linux partition from 1 MiB to the end, filled with a
+/// pattern.
+fn partitioned_disk() -> Vec<u8> {
+    let mut d = vec![0u8; 4 << 20];
+    let entry = &mut d[0x1be..0x1ce];
+    entry[4] = 0x83; // Linux
+    entry[8..12].copy_from_slice(&2048u32.to_le_bytes()); // first LBA
+    entry[12..16].copy_from_slice(&(6144u32).to_le_bytes()); // sectors: 3 MiB
+    d[510] = 0x55;
+    d[511] = 0xaa;
+    for (i, b) in d[1 << 20..].iter_mut().enumerate() {
+        *b = i.to_le_bytes()[0] ^ 0x3c;
+    }
+    d
+}
+
+#[test]
+fn files_exposes_partitions_read_only_and_cleans_up() {
+    let pool = TestPool::create("bl", "128M");
+    pool.setup("fs backup\n");
+    pool.run("modprobe", &["loop"]);
+    let dir = PathBuf::from(format!("/var/tmp/zferry-test-cfg/{}", pool.name()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let root = pool.ds("backup");
+    let disk = partitioned_disk();
+    let spec = zferry_vma::HeaderSpec {
+        uuid: zferry_vma::Uuid::from_u128(9),
+        ctime: 0,
+        configs: vec![],
+        devices: vec![("drive-scsi0".into(), disk.len() as u64)],
+    };
+    let mut w = zferry_vma::VmaWriter::new(Vec::new(), &spec).unwrap();
+    w.write_device(zferry_vma::DevId::new(1).unwrap(), &disk[..])
+        .unwrap();
+    let archive = dir.join("vzdump-qemu-100-2026_11_21-10_00_00.vma");
+    std::fs::write(&archive, w.finish().unwrap()).unwrap();
+    let (code, out, err) = run_zferry(&[
+        "backup",
+        "ingest",
+        "--root",
+        &root,
+        archive.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{out}{err}");
+
+    let (code, out, err) = run_zferry(&[
+        "backup",
+        "files",
+        "--json",
+        "--root",
+        &root,
+        "100",
+        "2026_11_21-10_00_00",
+    ]);
+    assert_eq!(code, 0, "{out}{err}");
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let clone = format!("{root}/100-files-2026_11_21-10_00_00");
+    assert_eq!(v["clone"], clone.as_str());
+    let part = &v["images"][0]["partitions"][0];
+    assert_eq!(part["size"], 3 << 20, "{v}");
+    let dev = part["device"].as_str().unwrap();
+    let mut head = vec![0u8; 8192];
+    std::io::Read::read_exact(&mut std::fs::File::open(dev).unwrap(), &mut head).unwrap();
+    assert_eq!(head, disk[1 << 20..(1 << 20) + 8192], "partition content");
+    let ro = pool.run_ok("zfs", &["get", "-H", "-o", "value", "readonly", &clone]);
+    assert_eq!(ro.stdout_lossy().trim(), "on");
+    let loop_dev = v["images"][0]["loop_device"].as_str().unwrap().to_owned();
+    let ro_flag = std::fs::read_to_string(format!(
+        "/sys/class/block/{}/ro",
+        loop_dev.trim_start_matches("/dev/")
+    ))
+    .unwrap();
+    assert_eq!(ro_flag.trim(), "1", "loop device is read-only");
+
+    // Exposing twice is refused with a hint; cleanup detaches and destroys the clone.
+    let (code, _, err) = run_zferry(&[
+        "backup",
+        "files",
+        "--root",
+        &root,
+        "100",
+        "2026_11_21-10_00_00",
+    ]);
+    assert_eq!(code, 2);
+    assert!(err.contains("--cleanup"), "{err}");
+    let (code, out, err) = run_zferry(&[
+        "backup",
+        "files",
+        "--cleanup",
+        "--root",
+        &root,
+        "100",
+        "2026_11_21-10_00_00",
+    ]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains(&loop_dev), "{out}");
+    let gone = pool.run("zfs", &["list", &clone]);
+    assert!(!gone.status.success(), "clone destroyed");
+    assert!(!std::path::Path::new(dev).exists(), "partition device gone");
+}
