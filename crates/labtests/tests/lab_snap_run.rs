@@ -4,6 +4,7 @@
 
 #![allow(clippy::unwrap_used)] // test code: a panic is the failure report
 
+use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -113,6 +114,89 @@ fn a_run_takes_every_due_period_one_txg_per_round_and_dry_run_changes_nothing() 
         6,
         "a second run right away took more: {stdout}"
     );
+}
+
+/// The `zfs` processes a `zferry -v` run started on `pool` (its debug log names each argv).
+fn zfs_started_on<'a>(stderr: &'a str, pool: &TestPool) -> Vec<&'a str> {
+    let quoted = format!("\"{}\"", pool.name());
+    stderr
+        .lines()
+        .filter(|l| l.contains("local_argv") && l.contains("[\"zfs\"") && l.contains(&quoted))
+        .collect()
+}
+
+#[test]
+fn two_periods_due_with_pruning_cost_at_most_three_zfs_processes_per_pool() {
+    let pools = [
+        TestPool::create("sq", "128M"),
+        TestPool::create("sq", "128M"),
+    ];
+    let mut body =
+        "[global]\ntimezone = \"utc\"\n[templates.t]\nhourly = 1\ndaily = 1\n".to_owned();
+    for pool in &pools {
+        pool.setup("fs data\nfs data/a\nfs data/b\n");
+        writeln!(
+            body,
+            "[datasets.\"{}/data\"]\nuse-template = \"t\"\nrecursive = \"yes\"",
+            pool.name()
+        )
+        .unwrap();
+    }
+    let cfg = write_config(&pools[0], &body);
+    let (code, out, err) = zferry(&cfg, &["snap", "run", "--now", &now_plus(0)]);
+    assert_eq!(code, 0, "{out}{err}");
+    let first: Vec<Vec<String>> = pools
+        .iter()
+        .map(|p| snapshots(p).into_iter().map(|(n, _)| n).collect())
+        .collect();
+    assert!(first.iter().all(|s| s.len() == 6), "{first:?}");
+
+    // Two days later hourly and daily are both due, and the first run's hourly and daily
+    // are past their 1 h / 1 d windows with 2 > 1 of each: take 2, prune 2 per dataset.
+    let (code, stdout, stderr) = zferry(
+        &cfg,
+        &[
+            "-v",
+            "snap",
+            "run",
+            "--json",
+            "--now",
+            &now_plus(2 * 86_400 + 3_600),
+        ],
+    );
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    let report: Value = serde_json::from_str(&stdout).unwrap();
+    for (pool, before) in pools.iter().zip(&first) {
+        let started = zfs_started_on(&stderr, pool);
+        assert!(
+            started.len() <= 3,
+            "{} zfs processes on {}:\n{}",
+            started.len(),
+            pool.name(),
+            started.join("\n")
+        );
+        assert_eq!(
+            started.iter().filter(|l| l.contains("\"list\"")).count(),
+            1,
+            "state must come from one zfs list:\n{}",
+            started.join("\n")
+        );
+        let after: Vec<String> = snapshots(pool).into_iter().map(|(n, _)| n).collect();
+        assert_eq!(after.len(), 6, "{after:?}");
+        assert!(
+            before.iter().all(|n| !after.contains(n)),
+            "the old snapshots were not pruned: {after:?}"
+        );
+        for gone in before {
+            assert!(
+                stderr
+                    .lines()
+                    .any(|l| l.contains(gone.as_str()) && l.contains("reason=")),
+                "destroy of {gone} not logged with its reason"
+            );
+        }
+    }
+    assert_eq!(report["zfs_processes"], 6, "{stdout}");
 }
 
 #[test]

@@ -1,17 +1,21 @@
-//! Applies a [`Plan`], pool by pool: one `zfs program` for all creates and property sets of a
-//! pool, one for all its destroys; a plain `zfs snapshot`/`zfs set`/`zfs destroy` fallback
-//! when channel programs are unavailable (non-root, ZFS without `zfs program`) or turned off.
+//! Applies a [`Plan`], pool by pool, with [`lua::RUN_PROGRAM`]: one `zfs program` per create
+//! round, the last one also carrying the pool's destroys (one program when nothing is
+//! created); a plain `zfs snapshot`/`zfs set`/`zfs destroy` fallback when channel programs are
+//! unavailable (non-root, ZFS without `zfs program`) or turned off.
 //!
 //! ZFS takes at most one snapshot of a dataset per transaction group (a second one fails with
 //! EAGAIN inside a channel program and "multiple snapshots of same fs not allowed" from
-//! `zfs snapshot`; both seen on OpenZFS 2.3.2). When a run creates two snapshots of one
-//! dataset (say hourly and daily at midnight) the creates are split into rounds, one program
-//! each; the first program checks the names of every round, so a name conflict anywhere still
-//! creates nothing.
+//! `zfs snapshot`; both seen on OpenZFS 2.3.2), and one channel program is one transaction
+//! group. When a run creates two snapshots of one dataset (say hourly and daily at midnight)
+//! the creates are split into rounds, one program each; the first program checks the names
+//! of every round, so a name conflict anywhere still creates nothing. A run with hourly and
+//! daily due and pruning to do thus costs one `zfs list` and two programs per pool.
 //!
-//! Every destructive step is logged with its reason before it runs. A dry run checks with
-//! `zfs program -n` (the programs' check-only mode: `-n` refuses `zfs.sync.*`) and changes
-//! nothing.
+//! Destroys run only after every create of the run succeeded: they ride in the last round's
+//! program, after its creates, and a refused destroy (a hold, a clone) refuses the destroy
+//! batch, never the creates. Every destroy is logged with its reason before the program that
+//! carries it starts. A dry run checks everything with one `zfs program -n` (the program's
+//! check-only mode: `-n` refuses `zfs.sync.*`) and changes nothing.
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
@@ -20,7 +24,7 @@ use serde::Serialize;
 use zferry_exec::{CommandSpec, Executor, Output};
 use zferry_zfs::{CommandFailure, DatasetName, PoolName, SnapshotName, ZfsError, ZfsErrorKind};
 
-use crate::lua::{self, Limits, Mode, OpFailure, PropSet, ResultError};
+use crate::lua::{self, Batch, Limits, Mode, OpFailure, PropSet, ResultError};
 use crate::model::{Destroy, Plan};
 
 /// Whether to use channel programs.
@@ -217,6 +221,7 @@ pub fn execute_pool(
     let mut run = PoolRun {
         exec,
         opts,
+        destroys_reached: false,
         report: PoolReport {
             pool: pool.clone(),
             method: match opts.channel_programs {
@@ -234,10 +239,8 @@ pub fn execute_pool(
             notes: Vec::new(),
         },
     };
-    let mut error = run.creates(work).err();
-    if error.is_none() {
-        error = run.destroys(&work.destroys).err();
-    } else if !work.destroys.is_empty() {
+    let error = run.apply(work).err();
+    if error.is_some() && !run.destroys_reached && !work.destroys.is_empty() {
         run.report.notes.push(format!(
             "{} destroys skipped because the creates failed",
             work.destroys.len()
@@ -274,6 +277,9 @@ enum Ran {
 struct PoolRun<'a> {
     exec: &'a dyn Executor,
     opts: &'a ExecOptions,
+    /// The destroys were handed to ZFS (so a later error is not "skipped because the
+    /// creates failed").
+    destroys_reached: bool,
     report: PoolReport,
 }
 
@@ -304,14 +310,10 @@ impl PoolRun<'_> {
         }
     }
 
-    fn program(
-        &mut self,
-        source: &str,
-        mode: Mode,
-        args: Vec<String>,
-    ) -> Result<Ran, ExecuteError> {
+    fn program(&mut self, mode: Mode, batch: &Batch<'_>) -> Result<Ran, ExecuteError> {
+        let args = lua::run_args(mode, batch);
         let limits = Limits::for_operations(args.len());
-        let spec = lua::program_spec(&self.report.pool, source, mode, limits, args);
+        let spec = lua::program_spec(&self.report.pool, lua::RUN_PROGRAM, mode, limits, args);
         let out = self.spawn(&spec)?;
         if let Some(f) = CommandFailure::from_output(&out) {
             let unavailable = f.kind == ZfsErrorKind::PermissionDenied
@@ -343,73 +345,136 @@ impl PoolRun<'_> {
             .push(format!("channel programs unavailable: {why}"));
     }
 
-    fn creates(&mut self, work: &PoolWork) -> Result<(), ExecuteError> {
-        if work.rounds.is_empty() && work.props.is_empty() {
+    /// Logs every destroy with its reason, before ZFS is asked to do it.
+    fn announce(&self, destroys: &[Destroy]) {
+        for d in destroys {
+            tracing::info!(pool = %self.report.pool, snapshot = %d.snapshot, dry_run = self.opts.dry_run,
+                reason = %d.reason, "destroy");
+        }
+    }
+
+    fn apply(&mut self, work: &PoolWork) -> Result<(), ExecuteError> {
+        if work.rounds.is_empty() && work.props.is_empty() && work.destroys.is_empty() {
             return Ok(());
         }
+        let doomed: Vec<SnapshotName> = work.destroys.iter().map(|d| d.snapshot.clone()).collect();
         if self.report.method == Method::ChannelProgram {
-            match self.program_creates(work)? {
+            let ran = if self.opts.dry_run {
+                self.check_program(work, &doomed)?
+            } else {
+                self.programs(work, &doomed)?
+            };
+            match ran {
                 None => return Ok(()),
+                // Nothing was changed yet: the whole pool goes the plain way.
                 Some(why) => self.fall_back(&why),
             }
         }
-        self.fallback_creates(work)
+        self.fallback_creates(work)?;
+        self.announce(&work.destroys);
+        self.fallback_destroys(&doomed)
     }
 
-    /// `Ok(Some(reason))` when channel programs turned out to be unavailable.
-    fn program_creates(&mut self, work: &PoolWork) -> Result<Option<String>, ExecuteError> {
-        let mode = if self.opts.dry_run {
-            Mode::Check
-        } else {
-            Mode::Apply
-        };
+    /// Dry run: one read-only program checks every round's creates and every destroy.
+    fn check_program(
+        &mut self,
+        work: &PoolWork,
+        doomed: &[SnapshotName],
+    ) -> Result<Option<String>, ExecuteError> {
         let first: &[SnapshotName] = work.rounds.first().map_or(&[], Vec::as_slice);
         let later: Vec<SnapshotName> = work.rounds.iter().skip(1).flatten().cloned().collect();
-        let args = lua::create_args(mode, first, &work.props, &later);
-        let result = match self.program(lua::CREATE_PROGRAM, mode, args)? {
+        let batch = Batch {
+            create: first,
+            props: &work.props,
+            later: &later,
+            destroy: doomed,
+        };
+        self.announce(&work.destroys);
+        let result = match self.program(Mode::Check, &batch)? {
             Ran::Unavailable(why) => return Ok(Some(why)),
             Ran::Result(r) => r,
         };
-        self.check_create_result(&result, !result.applied)?;
-        self.report.create_rounds = 1;
+        self.check_creates(&result, true)?;
+        self.report.create_rounds = usize::from(!work.rounds.is_empty());
         self.report.properties_set = work.props.len();
-        if self.opts.dry_run {
-            self.report
-                .created
-                .extend(work.rounds.iter().flatten().cloned());
-            return Ok(None);
-        }
-        self.report.created.extend(first.iter().cloned());
-        for round in work.rounds.iter().skip(1) {
-            let args = lua::create_args(Mode::Apply, round, &[], &[]);
-            let result = match self.program(lua::CREATE_PROGRAM, Mode::Apply, args)? {
+        self.report
+            .created
+            .extend(work.rounds.iter().flatten().cloned());
+        self.take_destroys(result.destroy, doomed)?;
+        Ok(None)
+    }
+
+    /// One program per create round (one transaction group each); the first also sets the
+    /// properties and checks the later rounds' names, the last also destroys. Without
+    /// creates, one program destroys. `Ok(Some(reason))` when channel programs turned out to
+    /// be unavailable before anything changed.
+    fn programs(
+        &mut self,
+        work: &PoolWork,
+        doomed: &[SnapshotName],
+    ) -> Result<Option<String>, ExecuteError> {
+        let no_creates: [Vec<SnapshotName>; 1] = [Vec::new()];
+        let rounds: &[Vec<SnapshotName>] = if work.rounds.is_empty() {
+            &no_creates
+        } else {
+            &work.rounds
+        };
+        let last = rounds.len() - 1;
+        for (k, round) in rounds.iter().enumerate() {
+            let later: Vec<SnapshotName> = if k == 0 {
+                rounds.iter().skip(1).flatten().cloned().collect()
+            } else {
+                Vec::new()
+            };
+            let batch = Batch {
+                create: round,
+                props: if k == 0 { &work.props } else { &[] },
+                later: &later,
+                destroy: if k == last { doomed } else { &[] },
+            };
+            if k == last {
+                self.announce(&work.destroys);
+            }
+            let result = match self.program(Mode::Apply, &batch)? {
+                Ran::Unavailable(why) if k == 0 => return Ok(Some(why)),
                 Ran::Unavailable(why) => {
-                    // The first round ran as a program; finish with plain commands.
+                    // Earlier rounds ran as programs; finish with plain commands.
                     self.fall_back(&why);
-                    self.zfs(snapshot_args(round))?;
-                    self.report.created.extend(round.iter().cloned());
-                    self.report.create_rounds += 1;
-                    continue;
+                    for round in &rounds[k..] {
+                        self.zfs(snapshot_args(round))?;
+                        self.report.created.extend(round.iter().cloned());
+                        self.report.create_rounds += 1;
+                    }
+                    if k != last {
+                        self.announce(&work.destroys);
+                    }
+                    self.fallback_destroys(doomed)?;
+                    return Ok(None);
                 }
                 Ran::Result(r) => r,
             };
-            self.check_create_result(&result, false)?;
-            self.report.created.extend(round.iter().cloned());
-            self.report.create_rounds += 1;
+            self.check_creates(&result, k == 0)?;
+            if k == 0 {
+                self.report.properties_set = work.props.len();
+            }
+            if !round.is_empty() {
+                self.report.created.extend(round.iter().cloned());
+                self.report.create_rounds += 1;
+            }
+            if k == last {
+                self.take_destroys(result.destroy, doomed)?;
+            }
         }
         Ok(None)
     }
 
-    fn check_create_result(
-        &self,
-        result: &lua::ProgramResult,
-        refused: bool,
-    ) -> Result<(), ExecuteError> {
+    /// `first`: the run's first program, whose refusal means nothing changed.
+    fn check_creates(&self, result: &lua::ProgramResult, first: bool) -> Result<(), ExecuteError> {
         if result.ok {
             return Ok(());
         }
         let failures = result.failures.clone();
-        Err(if refused {
+        Err(if first && !result.applied {
             ExecuteError::Refused {
                 pool: self.pool(),
                 stage: "snapshot creation",
@@ -422,6 +487,51 @@ impl PoolRun<'_> {
                 failures,
             }
         })
+    }
+
+    /// Records the destroy batch's outcome from the program that carried it.
+    fn take_destroys(
+        &mut self,
+        result: Option<lua::DestroyResult>,
+        doomed: &[SnapshotName],
+    ) -> Result<(), ExecuteError> {
+        if doomed.is_empty() {
+            return Ok(());
+        }
+        self.destroys_reached = true;
+        let Some(r) = result else {
+            return Err(ExecuteError::Output {
+                pool: self.pool(),
+                source: ResultError {
+                    reason: "destroys were passed but no destroy result came back".into(),
+                    output: String::new(),
+                },
+            });
+        };
+        self.report.missing.extend(r.missing.iter().cloned());
+        if !r.ok {
+            let (pool, failures) = (self.pool(), r.failures);
+            return Err(if r.applied {
+                ExecuteError::Partial {
+                    pool,
+                    stage: "destroy",
+                    failures,
+                }
+            } else {
+                ExecuteError::Refused {
+                    pool,
+                    stage: "destroy",
+                    failures,
+                }
+            });
+        }
+        self.report.destroyed.extend(
+            doomed
+                .iter()
+                .filter(|n| !r.missing.iter().any(|m| m == n.as_str()))
+                .cloned(),
+        );
+        Ok(())
     }
 
     fn fallback_creates(&mut self, work: &PoolWork) -> Result<(), ExecuteError> {
@@ -456,56 +566,13 @@ impl PoolRun<'_> {
         Ok(())
     }
 
-    fn destroys(&mut self, destroys: &[Destroy]) -> Result<(), ExecuteError> {
-        if destroys.is_empty() {
-            return Ok(());
-        }
-        for d in destroys {
-            tracing::info!(pool = %self.report.pool, snapshot = %d.snapshot, dry_run = self.opts.dry_run,
-                reason = %d.reason, "destroy");
-        }
-        let names: Vec<SnapshotName> = destroys.iter().map(|d| d.snapshot.clone()).collect();
-        if self.report.method == Method::ChannelProgram {
-            let mode = if self.opts.dry_run {
-                Mode::Check
-            } else {
-                Mode::Apply
-            };
-            let args = lua::destroy_args(mode, &names);
-            match self.program(lua::DESTROY_PROGRAM, mode, args)? {
-                Ran::Result(r) => {
-                    self.report.missing.extend(r.missing.iter().cloned());
-                    if !r.ok {
-                        return Err(if r.applied {
-                            ExecuteError::Partial {
-                                pool: self.pool(),
-                                stage: "destroy",
-                                failures: r.failures,
-                            }
-                        } else {
-                            ExecuteError::Refused {
-                                pool: self.pool(),
-                                stage: "destroy",
-                                failures: r.failures,
-                            }
-                        });
-                    }
-                    self.report.destroyed.extend(
-                        names
-                            .into_iter()
-                            .filter(|n| !r.missing.iter().any(|m| m == n.as_str())),
-                    );
-                    return Ok(());
-                }
-                Ran::Unavailable(why) => self.fall_back(&why),
-            }
-        }
-        self.fallback_destroys(&names)
-    }
-
     /// `zfs destroy ds@a,b,c`, one process per dataset; keeps going after a failure and
     /// returns the first one.
     fn fallback_destroys(&mut self, names: &[SnapshotName]) -> Result<(), ExecuteError> {
+        if names.is_empty() {
+            return Ok(());
+        }
+        self.destroys_reached = true;
         if self.opts.dry_run {
             self.report
                 .notes

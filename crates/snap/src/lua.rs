@@ -1,16 +1,19 @@
-//! The channel programs (`zfs program`) that make a run atomic per pool, their arguments and
-//! the parsing of their `-j` output.
+//! The channel program (`zfs program`) that makes a run atomic per pool, its arguments and
+//! the parsing of its `-j` output.
 //!
 //! The Lua source is static text: names and values are never interpolated into it, they are
 //! passed as program arguments (`argv`), so no dataset name can change what the program does.
 //! The script is fed on stdin (`zfs program … <pool> - <args…>`; `-` reads the script from
 //! standard input, checked on OpenZFS 2.3.2), so no temporary file is needed.
 //!
-//! Both programs run in two phases: phase 1 checks every operation with `zfs.check.*` and
-//! collects every failure with its errno; if anything failed the program returns the list and
-//! changes nothing. Phase 2 performs all operations in the same transaction group. In `check`
-//! mode the program stops after phase 1, which is what a dry run (`zfs program -n`) runs:
-//! `-n` refuses any call into `zfs.sync.*`.
+//! The program runs in two phases: phase 1 checks every create and property set with
+//! `zfs.check.*` and collects every failure with its errno; if anything failed it returns the
+//! list and changes nothing (destroys included). It then checks the destroys the same way,
+//! separately: a destroy that cannot be done refuses the destroy batch, never the creates.
+//! Phase 2 sets the properties, creates the snapshots and, only when every create succeeded
+//! and no destroy was refused, destroys, all in the same transaction group. In `check` mode
+//! the program stops after phase 1, which is what a dry run (`zfs program -n`) runs: `-n`
+//! refuses any call into `zfs.sync.*`.
 
 use std::collections::BTreeMap;
 
@@ -19,12 +22,15 @@ use serde_json::Value;
 use zferry_exec::CommandSpec;
 use zferry_zfs::{DatasetName, PoolName, SnapshotName};
 
-/// Creates snapshots and sets properties, all or nothing.
+/// Creates snapshots, sets properties and destroys snapshots: creates all or nothing, then
+/// destroys all or nothing, destroys only after every create succeeded.
 ///
-/// `argv`: `mode nsnap snap… nprop (dataset property value)… ncheck name…` where the last
-/// list holds snapshots a later program of the same run will create (checked, not created:
-/// ZFS takes at most one snapshot of a dataset per transaction group).
-pub const CREATE_PROGRAM: &str = r#"-- zferry create: check everything, then create everything (one txg)
+/// `argv`: `mode nsnap snap… nprop (dataset property value)… ncheck name… ndestroy snap…`
+/// where the `check` list holds snapshots a later program of the same run will create
+/// (checked, not created: ZFS takes at most one snapshot of a dataset per transaction group).
+/// Destroys of snapshots that no longer exist are reported as `missing`, not as failures.
+/// The result carries a `destroy` table only when destroys were asked for and reached.
+pub const RUN_PROGRAM: &str = r#"-- zferry run: check everything, then create, then destroy (one txg)
 local argv = (...)["argv"]
 local mode = argv[1]
 local i = 2
@@ -46,6 +52,7 @@ local snaps = take(count("snapshot"))
 local nprop = count("property")
 local flat = take(nprop * 3)
 local later = take(count("check"))
+local doomed = take(count("destroy"))
 if argv[i] ~= nil then error("zferry: extra program argument " .. i) end
 
 local failures = {}
@@ -81,8 +88,25 @@ end
 if #failures > 0 then
   return {ok = false, phase = "check", failures = failures}
 end
+
+local gone, missing, refused = {}, {}, {}
+for _, s in ipairs(doomed) do
+  if zfs.exists(s) then
+    gone[#gone + 1] = s
+    local e = zfs.check.destroy(s)
+    if e ~= 0 then refused[#refused + 1] = {op = "destroy", name = s, err = e} end
+  else
+    missing[#missing + 1] = s
+  end
+end
+local destroy = nil
+if #doomed > 0 then
+  destroy = {ok = #refused == 0, phase = "check", destroyed = 0, missing = missing,
+             failures = refused}
+end
 if mode ~= "apply" then
-  return {ok = true, phase = "check", snapshots = #snaps, properties = nprop}
+  return {ok = true, phase = "check", snapshots = #snaps, properties = nprop,
+          destroy = destroy}
 end
 
 for k = 1, nprop do
@@ -94,41 +118,21 @@ for _, s in ipairs(snaps) do
   local e = zfs.sync.snapshot(s)
   if e ~= 0 then fail("snapshot", s, e) end
 end
-return {ok = #failures == 0, phase = "apply", snapshots = #snaps, properties = nprop,
-        failures = failures}
-"#;
-
-/// Destroys snapshots, all or nothing. `argv`: `mode n snap…`. Snapshots that no longer
-/// exist are reported as `missing` and are not a failure.
-pub const DESTROY_PROGRAM: &str = r#"-- zferry destroy: check everything, then destroy everything (one txg)
-local argv = (...)["argv"]
-local mode = argv[1]
-local n = tonumber(argv[2]) or error("zferry: bad snapshot count")
-if argv[n + 3] ~= nil then error("zferry: extra program argument " .. (n + 3)) end
-local snaps, missing, failures = {}, {}, {}
-for k = 1, n do
-  local s = argv[k + 2]
-  if s == nil then error("zferry: missing program argument " .. (k + 2)) end
-  if zfs.exists(s) then
-    snaps[#snaps + 1] = s
-    local e = zfs.check.destroy(s)
-    if e ~= 0 then failures[#failures + 1] = {op = "destroy", name = s, err = e} end
-  else
-    missing[#missing + 1] = s
-  end
-end
 if #failures > 0 then
-  return {ok = false, phase = "check", failures = failures, missing = missing}
+  return {ok = false, phase = "apply", snapshots = #snaps, properties = nprop,
+          failures = failures}
 end
-if mode ~= "apply" then
-  return {ok = true, phase = "check", destroyed = #snaps, missing = missing}
+if destroy ~= nil and destroy.ok then
+  local dfail = {}
+  for _, s in ipairs(gone) do
+    local e = zfs.sync.destroy(s)
+    if e ~= 0 then dfail[#dfail + 1] = {op = "destroy", name = s, err = e} end
+  end
+  destroy = {ok = #dfail == 0, phase = "apply", destroyed = #gone, missing = missing,
+             failures = dfail}
 end
-for _, s in ipairs(snaps) do
-  local e = zfs.sync.destroy(s)
-  if e ~= 0 then failures[#failures + 1] = {op = "destroy", name = s, err = e} end
-end
-return {ok = #failures == 0, phase = "apply", destroyed = #snaps, missing = missing,
-        failures = failures}
+return {ok = true, phase = "apply", snapshots = #snaps, properties = nprop,
+        failures = failures, destroy = destroy}
 "#;
 
 /// Whether a program only checks (dry run, `-n`) or also applies.
@@ -166,7 +170,7 @@ impl Limits {
     }
 }
 
-/// A property to set in the create program.
+/// A property to set in the program.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct PropSet {
     pub dataset: DatasetName,
@@ -174,28 +178,30 @@ pub struct PropSet {
     pub value: String,
 }
 
-/// Program arguments of [`CREATE_PROGRAM`].
-pub fn create_args(
-    mode: Mode,
-    snapshots: &[SnapshotName],
-    props: &[PropSet],
-    later: &[SnapshotName],
-) -> Vec<String> {
-    let mut args = vec![mode.as_arg().to_owned(), snapshots.len().to_string()];
-    args.extend(snapshots.iter().map(ToString::to_string));
-    args.push(props.len().to_string());
-    for p in props {
-        args.extend([p.dataset.to_string(), p.property.clone(), p.value.clone()]);
-    }
-    args.push(later.len().to_string());
-    args.extend(later.iter().map(ToString::to_string));
-    args
+/// What one [`RUN_PROGRAM`] invocation is asked to do.
+#[derive(Debug, Clone, Copy)]
+pub struct Batch<'a> {
+    /// Created in this program's transaction group (at most one per dataset).
+    pub create: &'a [SnapshotName],
+    pub props: &'a [PropSet],
+    /// Created by a later program of the run: only checked here.
+    pub later: &'a [SnapshotName],
+    /// Destroyed after every create succeeded.
+    pub destroy: &'a [SnapshotName],
 }
 
-/// Program arguments of [`DESTROY_PROGRAM`].
-pub fn destroy_args(mode: Mode, snapshots: &[SnapshotName]) -> Vec<String> {
-    let mut args = vec![mode.as_arg().to_owned(), snapshots.len().to_string()];
-    args.extend(snapshots.iter().map(ToString::to_string));
+/// Program arguments of [`RUN_PROGRAM`].
+pub fn run_args(mode: Mode, batch: &Batch<'_>) -> Vec<String> {
+    let mut args = vec![mode.as_arg().to_owned(), batch.create.len().to_string()];
+    args.extend(batch.create.iter().map(ToString::to_string));
+    args.push(batch.props.len().to_string());
+    for p in batch.props {
+        args.extend([p.dataset.to_string(), p.property.clone(), p.value.clone()]);
+    }
+    args.push(batch.later.len().to_string());
+    args.extend(batch.later.iter().map(ToString::to_string));
+    args.push(batch.destroy.len().to_string());
+    args.extend(batch.destroy.iter().map(ToString::to_string));
     args
 }
 
@@ -261,18 +267,31 @@ impl OpFailure {
     }
 }
 
-/// What a program returned.
+/// What the program returned.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ProgramResult {
-    /// True when nothing failed.
+    /// True when no create or property set failed.
     pub ok: bool,
-    /// `check` when the program stopped after phase 1 (failures, or check mode).
+    /// False when the program stopped after phase 1 (failures, or check mode).
     pub applied: bool,
+    /// Creates and property sets that were refused or failed.
     pub failures: Vec<OpFailure>,
-    /// Destroy program: snapshots already gone.
-    pub missing: Vec<String>,
     /// Set when this ZFS lacks a needed function (e.g. `zfs.sync.set_prop` before 2.0).
     pub unsupported: Option<String>,
+    /// The destroy batch, when destroys were asked for and the creates' checks passed.
+    pub destroy: Option<DestroyResult>,
+}
+
+/// What became of the destroy batch.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DestroyResult {
+    /// True when no destroy was refused or failed.
+    pub ok: bool,
+    /// False when nothing was destroyed (a refusal, check mode).
+    pub applied: bool,
+    pub failures: Vec<OpFailure>,
+    /// Snapshots already gone (not a failure).
+    pub missing: Vec<String>,
 }
 
 /// `zfs program -j` printed something this parser does not understand.
@@ -283,7 +302,7 @@ pub struct ResultError {
     pub output: String,
 }
 
-/// Parses `{"return": {...}}` printed by `zfs program -j` running one of our programs.
+/// Parses `{"return": {...}}` printed by `zfs program -j` running [`RUN_PROGRAM`].
 ///
 /// Lua arrays arrive as objects keyed `"1"`, `"2"`, …; an empty Lua table is `{}`.
 pub fn parse_result(stdout: &str) -> Result<ProgramResult, ResultError> {
@@ -293,17 +312,53 @@ pub fn parse_result(stdout: &str) -> Result<ProgramResult, ResultError> {
     };
     let v: Value = serde_json::from_str(stdout.trim()).map_err(|e| bad(&e.to_string()))?;
     let r = v.get("return").ok_or_else(|| bad("no \"return\" key"))?;
+    let (ok, applied, failures) = outcome(r).map_err(|e| bad(&e))?;
+    let destroy = match r.get("destroy") {
+        None => None,
+        Some(d) => {
+            let (ok, applied, failures) = outcome(d).map_err(|e| bad(&format!("destroy: {e}")))?;
+            let missing = lua_array(d.get("missing"))
+                .map_err(|e| bad(&e))?
+                .into_iter()
+                .map(|m| {
+                    m.as_str()
+                        .map(str::to_owned)
+                        .ok_or("missing entry is not text")
+                })
+                .collect::<Result<Vec<_>, &str>>()
+                .map_err(bad)?;
+            Some(DestroyResult {
+                ok,
+                applied,
+                failures,
+                missing,
+            })
+        }
+    };
+    Ok(ProgramResult {
+        ok,
+        applied,
+        failures,
+        unsupported: r
+            .get("unsupported")
+            .and_then(Value::as_str)
+            .map(str::to_owned),
+        destroy,
+    })
+}
+
+/// `ok`, `phase` (applied or not) and `failures` of a result table.
+fn outcome(r: &Value) -> Result<(bool, bool, Vec<OpFailure>), String> {
     let ok = r
         .get("ok")
         .and_then(Value::as_bool)
-        .ok_or_else(|| bad("no boolean \"ok\""))?;
+        .ok_or("no boolean \"ok\"")?;
     let applied = match r.get("phase").and_then(Value::as_str) {
         Some("apply") => true,
         Some("check") => false,
-        _ => return Err(bad("no \"phase\" of check/apply")),
+        _ => return Err("no \"phase\" of check/apply".to_owned()),
     };
-    let failures = lua_array(r.get("failures"))
-        .map_err(|e| bad(&e))?
+    let failures = lua_array(r.get("failures"))?
         .into_iter()
         .map(|f| {
             let text = |k: &str| f.get(k).and_then(Value::as_str).map(str::to_owned);
@@ -317,28 +372,8 @@ pub fn parse_result(stdout: &str) -> Result<ProgramResult, ResultError> {
                     .ok_or("failure without err")?,
             })
         })
-        .collect::<Result<Vec<_>, &str>>()
-        .map_err(bad)?;
-    let missing = lua_array(r.get("missing"))
-        .map_err(|e| bad(&e))?
-        .into_iter()
-        .map(|m| {
-            m.as_str()
-                .map(str::to_owned)
-                .ok_or("missing entry is not text")
-        })
-        .collect::<Result<Vec<_>, &str>>()
-        .map_err(bad)?;
-    Ok(ProgramResult {
-        ok,
-        applied,
-        failures,
-        missing,
-        unsupported: r
-            .get("unsupported")
-            .and_then(Value::as_str)
-            .map(str::to_owned),
-    })
+        .collect::<Result<Vec<_>, String>>()?;
+    Ok((ok, applied, failures))
 }
 
 /// A Lua sequence as JSON: absent, `{}` , `[…]` or `{"1": …, "2": …}` in key order.
@@ -376,11 +411,17 @@ mod tests {
             property: "label:running".into(),
             value: "pve1".into(),
         }];
-        let args = create_args(
+        let create = [snap("tank/a@x"), snap("tank/b@x")];
+        let later = [snap("tank/a@y")];
+        let destroy = [snap("tank/b@old")];
+        let args = run_args(
             Mode::Apply,
-            &[snap("tank/a@x"), snap("tank/b@x")],
-            &props,
-            &[snap("tank/a@y")],
+            &Batch {
+                create: &create,
+                props: &props,
+                later: &later,
+                destroy: &destroy,
+            },
         );
         assert_eq!(
             args,
@@ -394,24 +435,30 @@ mod tests {
                 "label:running",
                 "pve1",
                 "1",
-                "tank/a@y"
+                "tank/a@y",
+                "1",
+                "tank/b@old"
             ]
         );
-        assert_eq!(
-            destroy_args(Mode::Check, &[snap("tank/a@old")]),
-            ["check", "1", "tank/a@old"]
-        );
-        assert!(!CREATE_PROGRAM.contains("tank"));
+        assert!(!RUN_PROGRAM.contains("tank"));
     }
 
     #[test]
     fn program_spec_feeds_the_script_on_stdin() {
         let spec = program_spec(
             &"tank".parse().unwrap(),
-            DESTROY_PROGRAM,
+            RUN_PROGRAM,
             Mode::Check,
             Limits::for_operations(3),
-            destroy_args(Mode::Check, &[snap("tank/a@old")]),
+            run_args(
+                Mode::Check,
+                &Batch {
+                    create: &[],
+                    props: &[],
+                    later: &[],
+                    destroy: &[snap("tank/a@old")],
+                },
+            ),
         );
         assert_eq!(
             spec.argv(),
@@ -427,28 +474,33 @@ mod tests {
                 "tank",
                 "-",
                 "check",
+                "0",
+                "0",
+                "0",
                 "1",
                 "tank/a@old"
             ]
         );
-        assert_eq!(spec.stdin.as_deref(), Some(DESTROY_PROGRAM.as_bytes()));
+        assert_eq!(spec.stdin.as_deref(), Some(RUN_PROGRAM.as_bytes()));
         let big = Limits::for_operations(1_000_000);
         assert_eq!((big.instructions, big.memory), (100_000_000, 100 << 20));
     }
 
     #[test]
     fn parses_lua_arrays_as_index_keyed_objects() {
-        let out = r#"{"return":{"ok":false,"phase":"check","failures":{"2":{"op":"destroy","name":"p/b@2","err":17},"1":{"op":"destroy","name":"p/b@1","err":16}},"missing":{}}}"#;
+        let out = r#"{"return":{"ok":true,"phase":"apply","failures":{},"destroy":{"ok":false,"phase":"check","failures":{"2":{"op":"destroy","name":"p/b@2","err":17},"1":{"op":"destroy","name":"p/b@1","err":16}},"missing":{"1":"p/b@0"}}}}"#;
         let r = parse_result(out).unwrap();
-        assert!(!r.ok && !r.applied);
-        assert_eq!(r.failures.len(), 2);
-        assert_eq!(r.failures[0].name, "p/b@1");
-        assert_eq!(r.failures[0].errno, 16);
+        assert!(r.ok && r.applied && r.failures.is_empty());
+        let d = r.destroy.unwrap();
+        assert!(!d.ok && !d.applied);
+        assert_eq!(d.failures.len(), 2);
+        assert_eq!(d.failures[0].name, "p/b@1");
+        assert_eq!(d.failures[0].errno, 16);
         assert_eq!(
-            r.failures[1].describe(),
+            d.failures[1].describe(),
             "destroy p/b@2: snapshot has dependent clones (errno 17)"
         );
-        assert!(r.missing.is_empty());
+        assert_eq!(d.missing, ["p/b@0"]);
     }
 
     #[test]
@@ -461,5 +513,8 @@ mod tests {
         let err = parse_result(r#"{"return":{"ok":true,"phase":"apply","failures":{"2":{}}}}"#)
             .unwrap_err();
         assert!(err.reason.contains("1..n"), "{err}");
+        let err = parse_result(r#"{"return":{"ok":true,"phase":"apply","destroy":{"ok":1}}}"#)
+            .unwrap_err();
+        assert!(err.reason.starts_with("destroy: "), "{err}");
     }
 }

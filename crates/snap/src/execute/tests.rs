@@ -126,20 +126,25 @@ fn rounds_hold_one_snapshot_per_dataset() {
 }
 
 #[test]
-fn applies_with_one_program_per_round_and_one_for_destroys() {
+fn two_rounds_take_two_programs_and_the_last_one_destroys() {
     let ok = fixture(include_str!("../../tests/fixtures/program_create_ok.txt"));
-    let destroyed =
-        r#"{"return":{"ok":true,"missing":{},"failures":{},"destroyed":1,"phase":"apply"}}"#;
-    let exec = Scripted::new(&[(0, &ok, ""), (0, &ok, ""), (0, destroyed, "")]);
-    let out = execute(&exec, &plan(), &ExecOptions::default());
+    let last = fixture(include_str!("../../tests/fixtures/program_run_ok.txt"));
+    let exec = Scripted::new(&[(0, &ok, ""), (0, &last, "")]);
+    let mut plan = plan();
+    plan.destroy.push(destroy("snapexp/b@gone"));
+    let out = execute(&exec, &plan, &ExecOptions::default());
     assert_eq!(out.len(), 1);
     assert!(out[0].error.is_none(), "{:?}", out[0].error);
     let r = &out[0].report;
     assert_eq!(r.method, Method::ChannelProgram);
-    assert_eq!(r.processes, 3);
+    assert_eq!(r.processes, 2);
     assert_eq!(r.create_rounds, 2);
     assert_eq!(r.created.len(), 3);
-    assert_eq!(r.destroyed[0].as_str(), "snapexp/b@d1");
+    assert_eq!(
+        r.destroyed,
+        ["snapexp/b@d1".parse::<SnapshotName>().unwrap()]
+    );
+    assert_eq!(r.missing, ["snapexp/b@gone"]);
     assert_eq!(r.properties_set, 1);
     let seen = exec.seen.lock().unwrap();
     assert_eq!(
@@ -159,13 +164,43 @@ fn applies_with_one_program_per_round_and_one_for_destroys() {
             "label:running",
             "zferry-lab",
             "1",
-            "snapexp/a@c6"
+            "snapexp/a@c6",
+            "0"
         ]
     );
-    assert_eq!(seen[0].1.as_deref(), Some(lua::CREATE_PROGRAM.as_bytes()));
-    assert_eq!(seen[1].0[9..], ["apply", "1", "snapexp/a@c6", "0", "0"]);
-    assert_eq!(seen[2].0[9..], ["apply", "1", "snapexp/b@d1"]);
-    assert_eq!(seen[2].1.as_deref(), Some(lua::DESTROY_PROGRAM.as_bytes()));
+    assert_eq!(
+        seen[1].0[9..],
+        [
+            "apply",
+            "1",
+            "snapexp/a@c6",
+            "0",
+            "0",
+            "2",
+            "snapexp/b@d1",
+            "snapexp/b@gone"
+        ]
+    );
+    for (_, stdin) in seen.iter() {
+        assert_eq!(stdin.as_deref(), Some(lua::RUN_PROGRAM.as_bytes()));
+    }
+}
+
+#[test]
+fn one_round_creates_and_destroys_in_one_program() {
+    let last = fixture(include_str!("../../tests/fixtures/program_run_ok.txt"));
+    let exec = Scripted::new(&[(0, &last, "")]);
+    let plan = Plan {
+        create: vec![create("snapexp/a@c6")],
+        destroy: vec![destroy("snapexp/b@d1"), destroy("snapexp/b@gone")],
+        ..Plan::default()
+    };
+    let out = execute(&exec, &plan, &ExecOptions::default());
+    assert!(out[0].error.is_none(), "{:?}", out[0].error);
+    let r = &out[0].report;
+    assert_eq!((r.processes, r.create_rounds), (1, 1));
+    assert_eq!(r.created.len(), 1);
+    assert_eq!(r.destroyed.len(), 1);
 }
 
 #[test]
@@ -185,6 +220,10 @@ fn refused_creates_name_the_snapshot_and_skip_destroys() {
     assert!(out[0].report.created.is_empty());
     assert_eq!(out[0].report.processes, 1);
     assert_eq!(exec.argvs().len(), 1);
+    assert_eq!(
+        out[0].report.notes,
+        ["1 destroys skipped because the creates failed"]
+    );
 }
 
 #[test]
@@ -193,17 +232,31 @@ fn held_snapshot_refuses_the_destroy_batch() {
         "../../tests/fixtures/program_destroy_refused.txt"
     ));
     let plan = Plan {
-        destroy: vec![destroy("snapexp/b@d1"), destroy("snapexp/b@h1")],
+        destroy: vec![destroy("snapexp/b@d2"), destroy("snapexp/b@h1")],
         ..Plan::default()
     };
     let exec = Scripted::new(&[(0, &refused, "")]);
     let out = execute(&exec, &plan, &ExecOptions::default());
-    let err = out[0].error.as_ref().unwrap().to_string();
+    let err = out[0].error.as_ref().unwrap();
+    assert!(matches!(
+        err,
+        ExecuteError::Refused {
+            stage: "destroy",
+            ..
+        }
+    ));
     assert!(
-        err.contains("destroy snapexp/b@h1: snapshot is held"),
+        err.to_string()
+            .contains("destroy snapexp/b@h1: snapshot is held"),
         "{err}"
     );
     assert!(out[0].report.destroyed.is_empty());
+    assert_eq!(out[0].report.processes, 1);
+    assert!(
+        out[0].report.notes.is_empty(),
+        "not skipped, refused: {:?}",
+        out[0].report.notes
+    );
 }
 
 #[test]
@@ -211,8 +264,8 @@ fn missing_snapshots_are_not_counted_as_destroyed() {
     let ok = fixture(include_str!("../../tests/fixtures/program_destroy_ok.txt"));
     let plan = Plan {
         destroy: vec![
-            destroy("snapexp/a@c5"),
-            destroy("snapexp/b@d1"),
+            destroy("snapexp/a@x"),
+            destroy("snapexp/b@d3"),
             destroy("snapexp/b@gone"),
         ],
         ..Plan::default()
@@ -295,29 +348,43 @@ fn fallback_destroys_use_one_comma_list_per_dataset() {
 }
 
 #[test]
-fn dry_run_checks_every_round_in_one_read_only_program() {
+fn dry_run_checks_every_round_and_destroy_in_one_read_only_program() {
     let check = fixture(include_str!("../../tests/fixtures/program_check_ok.txt"));
-    let exec = Scripted::new(&[
-        (0, &check, ""),
-        (
-            0,
-            r#"{"return":{"ok":true,"phase":"check","destroyed":1,"missing":{}}}"#,
-            "",
-        ),
-    ]);
+    let exec = Scripted::new(&[(0, &check, "")]);
     let opts = ExecOptions {
         dry_run: true,
         ..ExecOptions::default()
     };
-    let out = execute(&exec, &plan(), &opts);
+    let mut plan = plan();
+    plan.destroy.push(destroy("snapexp/b@gone"));
+    let out = execute(&exec, &plan, &opts);
     assert!(out[0].error.is_none(), "{:?}", out[0].error);
     let argvs = exec.argvs();
-    assert_eq!(argvs.len(), 2);
+    assert_eq!(argvs.len(), 1);
     assert_eq!(argvs[0][..4], ["zfs", "program", "-j", "-n"]);
-    assert_eq!(argvs[0][10], "check");
-    assert_eq!(argvs[1][10], "check");
-    assert_eq!(out[0].report.created.len(), 3);
-    assert!(out[0].report.dry_run);
+    assert_eq!(
+        argvs[0][10..],
+        [
+            "check",
+            "2",
+            "snapexp/a@c5",
+            "snapexp/b@c5",
+            "1",
+            "snapexp/b",
+            "label:running",
+            "zferry-lab",
+            "1",
+            "snapexp/a@c6",
+            "2",
+            "snapexp/b@d1",
+            "snapexp/b@gone"
+        ]
+    );
+    let r = &out[0].report;
+    assert_eq!(r.created.len(), 3);
+    assert_eq!(r.destroyed.len(), 1);
+    assert_eq!(r.missing, ["snapexp/b@gone"]);
+    assert!(r.dry_run);
 }
 
 #[test]
