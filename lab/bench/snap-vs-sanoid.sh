@@ -1,19 +1,33 @@
 #!/usr/bin/env bash
 # zferry `snap run` against `sanoid --cron --force-update`: wall time and zfs/zpool processes.
-# Runs INSIDE the lab guest:  target/debug/zferry-lab exec -- bash lab/bench/snap-vs-sanoid.sh
+# Runs INSIDE the lab guest (it sets the guest's clock):
+#   target/debug/zferry-lab exec -- bash lab/bench/snap-vs-sanoid.sh
 #
-# One pool (file vdev) with N datasets under <pool>/data, each with 50 sanoid-named snapshots
-# (36 hourly + 14 daily). A pool checkpoint gives both tools the identical starting state:
-# zferry runs, its result is saved, the pool is rewound to the checkpoint, sanoid runs.
-# Policy on both: hourly=36, daily=30, recursive per child.
+# One pool (file vdev) with N datasets under <pool>/data (N+1 with data itself), each with
+# 50 sanoid-named snapshots: 37 hourlies and 13 dailies. Policy on both tools: hourly=36,
+# daily=30, recursive per child.
 #
-# Time: the snapshots are created now, and both tools judge age by the `creation` property,
-# so the run is simulated SHIFT_H hours later: zferry with `--now`, sanoid with Perl's
-# time() overridden (CORE::GLOBAL::time) by the same offset. At that time hourly and daily
-# are due, and one hourly per dataset is past 36 h and beyond the count: take 2, prune 1.
+# Age is real: both tools judge it by the `creation` property, so the setup sets the guest
+# clock back to each snapshot's time before taking it (one `zfs snapshot -r` per time, the
+# names carry the same time), then restores the clock from the monotonic uptime. Both tools
+# then run at the real time, with no clock tricks. The ages are chosen so that both tools do
+# the same work under either counting rule (sanoid 2.1 prunes from the list it read before
+# taking; zferry counts the snapshot it takes): hourly and daily are due (newest hourly
+# 1.5 h old, newest daily 2 days old), and exactly one hourly (40 h old) is past the 36 h
+# window while more than 36 exist. So each tool takes 2 and prunes 1 per dataset, and both
+# must leave the same old snapshots; the script checks that.
+#
+# A pool checkpoint gives every run the identical starting state (export, import
+# --rewind-to-checkpoint, checkpoint again). sanoid's snapshot cache is emptied before each
+# of its runs: sanoid 2.1 plans from its cache even with --force-update (which refreshes it
+# only afterwards), and a cache left by an earlier run on the rewound pool would be stale.
+# MODES: "count" runs each tool with a counting wrapper first in PATH (a shell script: one
+# extra fork+exec per zfs call, small beside a zfs call that waits for a txg); "time" runs it
+# without the wrapper. The ratio is reported per mode.
 #
 # Env: N (datasets, 200), RUNS (rounds, 1), POOL (bzsv), ZFERRY (release binary),
-# BENCH_DIR (/var/tmp/bench-snap-vs-sanoid), SHIFT_H (48).
+# BENCH_DIR (/var/tmp/bench-snap-vs-sanoid), TOOLS ("zferry sanoid"), MODES ("count"),
+# OUT_COPY (a directory shared with the host to keep the outputs in).
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -23,7 +37,6 @@ RUNS=${RUNS:-1}
 POOL=${POOL:-bzsv}
 ZFERRY=${ZFERRY:-$repo/target/release/zferry}
 DIR=${BENCH_DIR:-/var/tmp/bench-snap-vs-sanoid}
-SHIFT_H=${SHIFT_H:-48}
 real_zfs=$(command -v zfs)
 [ "$real_zfs" = /usr/sbin/zfs ] || { echo "expected zfs at /usr/sbin/zfs, got $real_zfs" >&2; exit 1; }
 if zpool list -H -o name "$POOL" >/dev/null 2>&1; then
@@ -31,7 +44,15 @@ if zpool list -H -o name "$POOL" >/dev/null 2>&1; then
     exit 1
 fi
 
+# The real time, whatever the clock says: wall time at start + monotonic time since.
+real0=$(date +%s)
+up0=$(cut -d' ' -f1 /proc/uptime)
+real_now() { awk -v r="$real0" -v u0="$up0" -v u="$(cut -d' ' -f1 /proc/uptime)" 'BEGIN { printf "%d", r + (u - u0) }'; }
+restore_clock() { date -s "@$(real_now)" >/dev/null; }
+
 cleanup() {
+    restore_clock
+    if [ -n "${OUT_COPY:-}" ]; then rm -rf "$OUT_COPY"; cp -r "$DIR/out" "$OUT_COPY"; fi
     zpool destroy -f "$POOL" 2>/dev/null || true
     rm -rf "$DIR"
 }
@@ -49,32 +70,37 @@ ms_between() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.0f", (b - a) * 1000 }'
 
 # --- setup ---------------------------------------------------------------------------------
 t0=$(now)
-truncate -s 256M "$DIR/vdev"
+truncate -s 512M "$DIR/vdev"
 zpool create -O mountpoint=none -O compression=off "$POOL" "$DIR/vdev"
 zfs create "$POOL/data"
-seq -f "$POOL/data/d%03g" 1 "$N" | xargs -P 2 -n 1 zfs create
-base=$(date +%s)
-sim=$((base + SHIFT_H * 3600))
-sim_hour=$((sim / 3600 * 3600))
-# 36 hourlies (3..38 h before the simulated hour) and 14 dailies (23:59, 2..15 days back),
-# created oldest first so creation order matches the names.
-{
-    for k in $(seq 38 -1 3); do
-        echo "$((sim_hour - k * 3600)) hourly"
-    done
-    sim_day=$((sim / 86400 * 86400))
-    for d in $(seq 15 -1 2); do
-        echo "$((sim_day - d * 86400 + 86340)) daily"
-    done
-} | sort -n | while read -r ts period; do
-    zfs snapshot -r "$POOL/data@autosnap_$(date -d "@$ts" +%Y-%m-%d_%H:%M:%S)_$period"
-done
-zpool checkpoint "$POOL"
+seq -f "$POOL/data/d%03g" 1 "$N" | xargs -P 16 -n 1 zfs create  # concurrent creates share txgs
 t1=$(now)
-zfs list -H -t snapshot -o name -r "$POOL/data" | sort > "$DIR/out/before.names"
+# Snapshot ages (seconds before the real start), oldest first: 13 dailies 14..2 days old,
+# the one prunable hourly 40 h old, 36 hourlies 33 h .. 1.5 h old (54 min apart).
+{
+    for d in $(seq 14 -1 2); do echo "$((d * 86400)) daily"; done
+    echo "$((40 * 3600)) hourly"
+    for j in $(seq 35 -1 0); do echo "$((5400 + j * 3240)) hourly"; done
+} > "$DIR/ages"
+while read -r age period; do
+    ts=$((real0 - age))
+    date -s "@$ts" >/dev/null
+    zfs snapshot -r "$POOL/data@autosnap_$(date -d "@$ts" +%Y-%m-%d_%H:%M:%S)_$period"
+done < "$DIR/ages"
+restore_clock
+zpool checkpoint "$POOL"
+t2=$(now)
+zfs list -H -p -t snapshot -o name,creation -r "$POOL/data" | sort > "$DIR/out/before.list"
+cut -f1 "$DIR/out/before.list" > "$DIR/out/before.names"
 snaps=$(wc -l < "$DIR/out/before.names")
-echo "setup: $((N + 1)) datasets, $snaps snapshots, $(ms_between "$t0" "$t1") ms"
-echo "simulated time: $(date -d "@$sim" '+%Y-%m-%d %H:%M:%S %Z') (+${SHIFT_H} h)"
+echo "setup: $((N + 1)) datasets in $(ms_between "$t0" "$t1") ms, $snaps snapshots in $(ms_between "$t1" "$t2") ms"
+echo "clock restored: $(date -u '+%Y-%m-%d %H:%M:%S UTC')"
+
+# checked after the setup so a release build can finish meanwhile (waits up to 30 min)
+for _ in $(seq 180); do [ -x "$ZFERRY" ] && break; sleep 10; done
+[ -x "$ZFERRY" ] || { echo "missing $ZFERRY (cargo build --release -p zferry)" >&2; exit 1; }
+sleep 5
+"$ZFERRY" --version
 
 rewind() {
     zpool export "$POOL"
@@ -82,64 +108,83 @@ rewind() {
     zpool checkpoint "$POOL"
 }
 
-# Per-dataset summary of what a tool left: "<hourly> <daily>" counts, then their spread.
+# What a tool left: per dataset "<old kept> old + <new hourly> new hourly + <new daily> new
+# daily", counted over datasets.
 summary() {
     zfs list -H -t snapshot -o name -r "$POOL/data" | sort > "$DIR/out/$1.names"
-    awk -F@ '{ split($2, p, "_"); c[$1 " " p[4]]++; ds[$1] = 1 }
-        END { for (d in ds) printf "%d hourly + %d daily\n", c[d " hourly"], c[d " daily"] }' \
-        "$DIR/out/$1.names" | sort | uniq -c | sed 's/^ */    /'
+    comm -13 "$DIR/out/before.names" "$DIR/out/$1.names" > "$DIR/out/$1.new"
+    comm -12 "$DIR/out/before.names" "$DIR/out/$1.names" > "$DIR/out/$1.kept"
+    awk -F@ '{ n = split($2, p, "_"); t = p[n]; ds[$1] = 1
+             if (FILENAME == ARGV[1]) old[$1]++; else nw[$1 " " t]++ }
+        END { for (d in ds) printf "%d old + %d new hourly + %d new daily\n", old[d], nw[d " hourly"], nw[d " daily"] }' \
+        "$DIR/out/$1.kept" "$DIR/out/$1.new" | sort | uniq -c | sed 's/^ */    /'
 }
 
-# Runs one tool with the counting wrapper first in PATH; prints "<ms> <zfs> <zpool>".
+# Runs a tool, with the counting wrapper first in PATH when $count is 1;
+# prints "<ms> <zfs> <zpool>".
 timed() {
-    local tag=$1
-    shift
+    local tag=$1 count=$2
+    shift 2
     : > "$DIR/out/$tag.calls"
     local a b
     a=$(now)
-    BENCH_COUNT_FILE="$DIR/out/$tag.calls" PATH="$DIR/bin:$PATH" "$@" > "$DIR/out/$tag.stdout" 2> "$DIR/out/$tag.stderr"
+    if [ "$count" = 1 ]; then
+        BENCH_COUNT_FILE="$DIR/out/$tag.calls" PATH="$DIR/bin:$PATH" "$@" > "$DIR/out/$tag.stdout" 2> "$DIR/out/$tag.stderr"
+    else
+        "$@" > "$DIR/out/$tag.stdout" 2> "$DIR/out/$tag.stderr"
+    fi
     b=$(now)
     echo "$(ms_between "$a" "$b") $(grep -c '^zfs ' "$DIR/out/$tag.calls" || true) $(grep -c '^zpool ' "$DIR/out/$tag.calls" || true)"
 }
 
-# checked after the setup so a release build can finish meanwhile
-[ -x "$ZFERRY" ] || { echo "missing $ZFERRY (cargo build --release -p zferry)" >&2; exit 1; }
-sim_rfc=$(date -u -d "@$sim" +%Y-%m-%dT%H:%M:%SZ)
+run_zferry() { timed "$1" "$2" "$ZFERRY" --config "$DIR/zferry.toml" snap run --json; }
+run_sanoid() {
+    rm -f "$DIR/sanoid-cache/snapshots.txt"
+    timed "$1" "$2" sanoid --configdir "$DIR/sanoid-conf" --cache-dir "$DIR/sanoid-cache" \
+        --run-dir "$DIR/sanoid-run" --cron --force-update
+}
+
 results=()
+first=1
 for r in $(seq 1 "$RUNS"); do
-    timed "zferry$r" "$ZFERRY" --config "$DIR/zferry.toml" snap run --json --now "$sim_rfc" > "$DIR/out/t"
-    read -r zms zz zp < "$DIR/out/t"
-    reported=$(grep -o '"zfs_processes": *[0-9]*' "$DIR/out/zferry$r.stdout" | grep -o '[0-9]*$' || echo '?')
-    echo "run $r zferry: ${zms} ms, zfs processes $zz (self-reported $reported), zpool $zp"
-    summary "zferry$r"
-    rewind
-    # sanoid's clock starts at the same simulated time zferry was given.
-    offset=$((sim - $(date +%s)))
-    timed "sanoid$r" env SANOID_TIME_OFFSET="$offset" perl -e \
-        'BEGIN { my $o = $ENV{SANOID_TIME_OFFSET}; *CORE::GLOBAL::time = sub () { CORE::time() + $o }; }
-         $0 = "/usr/sbin/sanoid"; do $0; die $@ if $@;' -- \
-        --configdir "$DIR/sanoid-conf" --cache-dir "$DIR/sanoid-cache" --run-dir "$DIR/sanoid-run" \
-        --cron --force-update > "$DIR/out/t"
-    read -r sms sz sp < "$DIR/out/t"
-    echo "run $r sanoid: ${sms} ms, zfs processes $sz, zpool $sp"
-    summary "sanoid$r"
-    echo "    sanoid zfs calls by subcommand: $(awk '$1 == "zfs" { c[$2]++ } END { for (k in c) printf "%s=%d ", k, c[k] }' "$DIR/out/sanoid$r.calls")"
-    echo "    zferry zfs calls: $(awk '$1 == "zfs" { printf "[%s %s] ", $2, $3 }' "$DIR/out/zferry$r.calls")"
-    # The pre-existing snapshots that survived must be the same set (new names differ in seconds).
-    comm -12 "$DIR/out/before.names" "$DIR/out/zferry$r.names" > "$DIR/out/zferry$r.kept"
-    comm -12 "$DIR/out/before.names" "$DIR/out/sanoid$r.names" > "$DIR/out/sanoid$r.kept"
-    if cmp -s "$DIR/out/zferry$r.kept" "$DIR/out/sanoid$r.kept"; then
-        echo "    surviving old snapshots: identical sets"
-    else
-        echo "    surviving old snapshots: DIFFER"
-    fi
-    for t in zferry sanoid; do
-        [ -s "$DIR/out/$t$r.stderr" ] && { echo "    $t stderr:"; head -5 "$DIR/out/$t$r.stderr" | sed 's/^/      /'; }
+    for mode in ${MODES:-count}; do
+        c=0
+        [ "$mode" = count ] && c=1
+        line=""
+        for t in ${TOOLS:-zferry sanoid}; do
+            [ "$first" = 1 ] || rewind
+            first=0
+            tag="$t$r-$mode"
+            "run_$t" "$tag" "$c" > "$DIR/out/t"
+            read -r ms zc pc < "$DIR/out/t"
+            extra=""
+            if [ "$t" = zferry ]; then
+                extra=" (self-reported $(grep -o '"zfs_processes": *[0-9]*' "$DIR/out/$tag.stdout" | grep -o '[0-9]*$' || echo '?'))"
+            fi
+            if [ "$mode" = count ]; then
+                echo "run $r $t (counting wrapper): ${ms} ms, zfs processes $zc$extra, zpool $pc"
+                echo "    by subcommand: $(awk '$1 == "zfs" { c[$2]++ } END { for (k in c) printf "%s=%d ", k, c[k] }' "$DIR/out/$tag.calls")"
+            else
+                echo "run $r $t (no wrapper): ${ms} ms"
+            fi
+            summary "$tag"
+            [ -s "$DIR/out/$tag.stderr" ] && { echo "    $t stderr:"; head -5 "$DIR/out/$tag.stderr" | sed 's/^/      /'; }
+            line="$line $ms $zc"
+        done
+        if [ "${TOOLS:-zferry sanoid}" = "zferry sanoid" ]; then
+            if cmp -s "$DIR/out/zferry$r-$mode.kept" "$DIR/out/sanoid$r-$mode.kept"; then
+                echo "    surviving old snapshots: identical sets ($(wc -l < "$DIR/out/zferry$r-$mode.kept"))"
+            else
+                echo "    surviving old snapshots: DIFFER"
+            fi
+            results+=("$mode$line")
+        fi
     done
-    results+=("$zms $sms $zz $sz")
-    [ "$r" -eq "$RUNS" ] || rewind
 done
 
-echo "--- summary (pool $POOL, $((N + 1)) datasets, $RUNS run(s)) ---"
-printf '%s\n' "${results[@]}" | awk '{ printf "zferry %d ms (%d zfs), sanoid %d ms (%d zfs), ratio %.1fx\n", $1, $3, $2, $4, $2 / $1 }'
-printf '%s\n' "${results[@]}" | awk '{ print $2 / $1 }' | sort -n | awk '{ v[NR] = $1 } END { printf "median ratio sanoid/zferry: %.1fx\n", v[int((NR + 1) / 2)] }'
+echo "--- summary (pool $POOL, $((N + 1)) datasets, $snaps snapshots, $RUNS round(s)) ---"
+printf '%s\n' "${results[@]}" | awk '{ printf "%s: zferry %d ms (%d zfs), sanoid %d ms (%d zfs), ratio %.1fx\n", $1, $2, $3, $4, $5, $4 / $2 }'
+for m in ${MODES:-count}; do
+    printf '%s\n' "${results[@]}" | awk -v m="$m" '$1 == m { print $4 / $2 }' | sort -n |
+        awk -v m="$m" '{ v[NR] = $1 } END { if (NR) printf "median ratio sanoid/zferry (%s): %.1fx over %d round(s)\n", m, v[int((NR + 1) / 2)], NR }'
+done

@@ -26,6 +26,7 @@ use zferry_zfs::{CommandFailure, DatasetName, PoolName, SnapshotName, ZfsError, 
 
 use crate::lua::{self, Batch, Limits, Mode, OpFailure, PropSet, ResultError};
 use crate::model::{Destroy, Plan};
+use crate::progress::{NoProgress, Progress, Step};
 
 /// Whether to use channel programs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
@@ -81,6 +82,24 @@ pub struct PoolReport {
     pub processes: usize,
     pub duration: Duration,
     pub notes: Vec<String>,
+}
+
+impl PoolReport {
+    /// One line: what was done, with how many processes, in how long.
+    pub fn summary(&self) -> String {
+        let (made, gone) = if self.dry_run {
+            ("to create", "to destroy")
+        } else {
+            ("created", "destroyed")
+        };
+        format!(
+            "{} snapshots {made}, {} {gone}, {} zfs processes, {:.1}s",
+            self.created.len(),
+            self.destroyed.len(),
+            self.processes,
+            self.duration.as_secs_f64()
+        )
+    }
 }
 
 /// Why a pool's execution stopped.
@@ -199,6 +218,16 @@ pub fn plan_lines(plan: &Plan) -> Vec<String> {
 
 /// Executes `plan` on every pool it touches, one pool after the other.
 pub fn execute(exec: &dyn Executor, plan: &Plan, opts: &ExecOptions) -> Vec<PoolOutcome> {
+    execute_with(exec, plan, opts, &NoProgress)
+}
+
+/// [`execute`], reporting each pool's steps to `progress`.
+pub fn execute_with(
+    exec: &dyn Executor,
+    plan: &Plan,
+    opts: &ExecOptions,
+    progress: &dyn Progress,
+) -> Vec<PoolOutcome> {
     if opts.dry_run {
         for line in plan_lines(plan) {
             tracing::info!(dry_run = true, "{line}");
@@ -206,7 +235,7 @@ pub fn execute(exec: &dyn Executor, plan: &Plan, opts: &ExecOptions) -> Vec<Pool
     }
     split_by_pool(plan)
         .into_iter()
-        .map(|(pool, work)| execute_pool(exec, &pool, &work, opts))
+        .map(|(pool, work)| execute_pool(exec, &pool, &work, opts, progress))
         .collect()
 }
 
@@ -216,11 +245,13 @@ pub fn execute_pool(
     pool: &PoolName,
     work: &PoolWork,
     opts: &ExecOptions,
+    progress: &dyn Progress,
 ) -> PoolOutcome {
     let start = Instant::now();
     let mut run = PoolRun {
         exec,
         opts,
+        progress,
         destroys_reached: false,
         report: PoolReport {
             pool: pool.clone(),
@@ -261,6 +292,14 @@ pub fn execute_pool(
         duration_ms = u64::try_from(run.report.duration.as_millis()).unwrap_or(u64::MAX),
         "pool done"
     );
+    progress.done(
+        pool,
+        error.is_none(),
+        &match &error {
+            None => run.report.summary(),
+            Some(e) => e.to_string(),
+        },
+    );
     PoolOutcome {
         report: run.report,
         error,
@@ -277,6 +316,7 @@ enum Ran {
 struct PoolRun<'a> {
     exec: &'a dyn Executor,
     opts: &'a ExecOptions,
+    progress: &'a dyn Progress,
     /// The destroys were handed to ZFS (so a later error is not "skipped because the
     /// creates failed").
     destroys_reached: bool,
@@ -310,7 +350,20 @@ impl PoolRun<'_> {
         }
     }
 
-    fn program(&mut self, mode: Mode, batch: &Batch<'_>) -> Result<Ran, ExecuteError> {
+    fn program(
+        &mut self,
+        mode: Mode,
+        batch: &Batch<'_>,
+        (round, rounds): (usize, usize),
+    ) -> Result<Ran, ExecuteError> {
+        let step = Step::Program {
+            round,
+            rounds,
+            create: batch.create.len() + if mode == Mode::Check { batch.later.len() } else { 0 },
+            destroy: batch.destroy.len(),
+            dry_run: mode == Mode::Check,
+        };
+        self.progress.step(&self.report.pool, &step);
         let args = lua::run_args(mode, batch);
         let limits = Limits::for_operations(args.len());
         let spec = lua::program_spec(&self.report.pool, lua::RUN_PROGRAM, mode, limits, args);
@@ -335,6 +388,12 @@ impl PoolRun<'_> {
             return Ok(Ran::Unavailable(format!("this ZFS lacks zfs.*.{what}")));
         }
         Ok(Ran::Result(result))
+    }
+
+    /// Reports a plain-command step: `zfs <what>` for `count` items.
+    fn command_step(&self, what: &'static str, count: usize) {
+        self.progress
+            .step(&self.report.pool, &Step::Command { what, count });
     }
 
     fn fall_back(&mut self, why: &str) {
@@ -390,7 +449,7 @@ impl PoolRun<'_> {
             destroy: doomed,
         };
         self.announce(&work.destroys);
-        let result = match self.program(Mode::Check, &batch)? {
+        let result = match self.program(Mode::Check, &batch, (1, 1))? {
             Ran::Unavailable(why) => return Ok(Some(why)),
             Ran::Result(r) => r,
         };
@@ -435,12 +494,13 @@ impl PoolRun<'_> {
             if k == last {
                 self.announce(&work.destroys);
             }
-            let result = match self.program(Mode::Apply, &batch)? {
+            let result = match self.program(Mode::Apply, &batch, (k + 1, rounds.len()))? {
                 Ran::Unavailable(why) if k == 0 => return Ok(Some(why)),
                 Ran::Unavailable(why) => {
                     // Earlier rounds ran as programs; finish with plain commands.
                     self.fall_back(&why);
                     for round in &rounds[k..] {
+                        self.command_step("snapshot", round.len());
                         self.zfs(snapshot_args(round))?;
                         self.report.created.extend(round.iter().cloned());
                         self.report.create_rounds += 1;
@@ -553,12 +613,14 @@ impl PoolRun<'_> {
         }
         for ((prop, value), datasets) in groups {
             let n = datasets.len();
+            self.command_step("set", n);
             let mut args = vec!["set".to_owned(), format!("{prop}={value}")];
             args.extend(datasets);
             self.zfs(args)?;
             self.report.properties_set += n;
         }
         for round in &work.rounds {
+            self.command_step("snapshot", round.len());
             self.zfs(snapshot_args(round))?;
             self.report.created.extend(round.iter().cloned());
             self.report.create_rounds += 1;
@@ -580,6 +642,7 @@ impl PoolRun<'_> {
             self.report.destroyed.extend(names.iter().cloned());
             return Ok(());
         }
+        self.command_step("destroy", names.len());
         let mut by_dataset: BTreeMap<DatasetName, Vec<&SnapshotName>> = BTreeMap::new();
         for n in names {
             by_dataset.entry(n.dataset()).or_default().push(n);

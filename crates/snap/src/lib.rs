@@ -22,6 +22,7 @@ pub mod model;
 pub mod monitor;
 pub mod naming;
 pub mod planner;
+pub mod progress;
 pub mod restore;
 pub mod run;
 pub mod sanoid_import;

@@ -10,12 +10,13 @@ use zferry_config::{Config, GuestMode};
 use zferry_exec::Executor;
 use zferry_zfs::{DatasetName, PoolName, UserPropName};
 
-use crate::execute::{ChannelPrograms, ExecOptions, PoolReport, execute};
+use crate::execute::{ChannelPrograms, ExecOptions, PoolReport, execute_with};
 use crate::guest::{self, GuestContext, GuestDecision};
 use crate::hooks::{self, Hook};
 use crate::model::{DatasetState, Note, Plan, Switches};
 use crate::naming::{self, SnapKind, SnapName};
 use crate::planner::{PlanInput, plan};
+use crate::progress::{NoProgress, Progress, Step};
 use crate::state;
 
 /// How to run.
@@ -47,6 +48,16 @@ pub struct RunReport {
 
 /// Runs the snapshot policy of every configured dataset once.
 pub fn run(exec: &dyn Executor, config: &Config, opts: &RunOptions) -> RunReport {
+    run_with(exec, config, opts, &NoProgress)
+}
+
+/// [`run`], reporting each pool's steps (listing, programs, commands) to `progress`.
+pub fn run_with(
+    exec: &dyn Executor,
+    config: &Config,
+    opts: &RunOptions,
+    progress: &dyn Progress,
+) -> RunReport {
     let mut errors = Vec::new();
     let guest_mode = config
         .datasets
@@ -65,10 +76,17 @@ pub fn run(exec: &dyn Executor, config: &Config, opts: &RunOptions) -> RunReport
     };
     let pools: BTreeSet<PoolName> = config.datasets.keys().map(DatasetName::pool).collect();
     let mut datasets: Vec<DatasetState> = Vec::new();
+    let mut unread = BTreeSet::new();
     for pool in &pools {
+        progress.step(pool, &Step::Listing);
         match state::gather(exec, &pool.root_dataset(), &props) {
             Ok(found) => datasets.extend(found),
-            Err(e) => errors.push(format!("pool {pool}: cannot read state, skipped: {e}")),
+            Err(e) => {
+                let line = format!("pool {pool}: cannot read state, skipped: {e}");
+                progress.done(pool, false, &line);
+                errors.push(line);
+                unread.insert(pool);
+            }
         }
     }
     let input = PlanInput::from_config(config, datasets, opts.switches, BTreeMap::new());
@@ -88,7 +106,12 @@ pub fn run(exec: &dyn Executor, config: &Config, opts: &RunOptions) -> RunReport
         channel_programs: opts.channel_programs,
         ..ExecOptions::default()
     };
-    let outcomes = execute(exec, &planned, &exec_opts);
+    let outcomes = execute_with(exec, &planned, &exec_opts, progress);
+    for pool in &pools {
+        if !unread.contains(pool) && !outcomes.iter().any(|o| &o.report.pool == pool) {
+            progress.done(pool, true, "nothing due");
+        }
+    }
     let mut reports = Vec::new();
     for outcome in outcomes {
         if let Some(e) = outcome.error {
