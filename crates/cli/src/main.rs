@@ -12,6 +12,7 @@ mod output;
 mod repl_cmd;
 mod serve_cmd;
 mod snap_cmd;
+mod snap_progress;
 mod snap_run;
 mod status;
 mod vma_cmd;

@@ -2,6 +2,7 @@
 //! `zferry snap import-sanoid`.
 
 use std::fmt::Write as _;
+use std::io::IsTerminal;
 use std::path::Path;
 
 use anyhow::{Context, Result};
@@ -10,9 +11,11 @@ use zferry_config::Config;
 use zferry_exec::LocalExecutor;
 use zferry_snap::execute::{ChannelPrograms, plan_lines};
 use zferry_snap::model::Switches;
-use zferry_snap::run::{RunOptions, RunReport, run};
+use zferry_snap::progress::LogProgress;
+use zferry_snap::run::{RunOptions, RunReport, run_with};
 
 use crate::cli::{Cli, ImportSanoidArgs, SnapRunArgs};
+use crate::snap_progress::TtyProgress;
 use crate::{exit, output};
 
 pub fn snap_run(cli: &Cli, args: &SnapRunArgs) -> Result<u8> {
@@ -37,7 +40,18 @@ pub fn snap_run(cli: &Cli, args: &SnapRunArgs) -> Result<u8> {
         },
         host: local_host(&config),
     };
-    let report = run(&LocalExecutor::new(), &config, &opts);
+    // Spinners only for a person watching: a terminal, no --json, no -v log lines to mix in.
+    let tty = !args.json && cli.log.verbose == 0 && std::io::stderr().is_terminal();
+    let report = if tty {
+        run_with(
+            &LocalExecutor::new(),
+            &config,
+            &opts,
+            &TtyProgress::default(),
+        )
+    } else {
+        run_with(&LocalExecutor::new(), &config, &opts, &LogProgress)
+    };
     if args.json {
         output::json(&report)?;
     } else {

@@ -220,7 +220,7 @@ fn pruning_over_simulated_time_leaves_exactly_the_planned_set_and_spares_held_sn
     let oldest = before.iter().min_by_key(|(_, t)| *t).unwrap().0.clone();
     pool.run_ok("zfs", &["hold", "keep", &oldest]);
 
-    // Like `sanoid --cron`, a run prunes with the snapshot it takes counted: 3 > 2 hourlies,
+    // A run prunes with the snapshot it takes counted (sanoid 2.1 would not): 3 > 2 hourlies,
     // so the oldest unprotected one older than 2 h goes.
     let later = now_plus(7800);
     let (code, stdout, stderr) = zferry(

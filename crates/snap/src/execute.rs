@@ -93,7 +93,7 @@ impl PoolReport {
             ("created", "destroyed")
         };
         format!(
-            "{} snapshots {made}, {} {gone}, {} zfs processes, {:.1}s",
+            "{} snapshots {made}, {} {gone}, {} zfs processes after the listing, {:.1}s",
             self.created.len(),
             self.destroyed.len(),
             self.processes,
@@ -359,7 +359,12 @@ impl PoolRun<'_> {
         let step = Step::Program {
             round,
             rounds,
-            create: batch.create.len() + if mode == Mode::Check { batch.later.len() } else { 0 },
+            create: batch.create.len()
+                + if mode == Mode::Check {
+                    batch.later.len()
+                } else {
+                    0
+                },
             destroy: batch.destroy.len(),
             dry_run: mode == Mode::Check,
         };

@@ -10,6 +10,8 @@
 //! count × period and more than count of that period remain (frequently = frequent-period,
 //! hourly 1 h, daily 1 d, weekly 7 d, monthly 31 d, yearly 365.25 d). A count of 0 prunes the
 //! period's snapshots at once, as in sanoid. Differences from sanoid:
+//! - the snapshot a run takes counts toward its period's count (sanoid 2.1 counts only what
+//!   existed before the run, so it can keep count + 1 until its next run);
 //! - protected snapshots (user holds, or named by a replication cursor) are never destroyed;
 //!   they are listed in `kept` with the reason and still count as remaining;
 //! - `_stopped` snapshots (M15): the newest one is kept while it is the dataset's newest
@@ -284,9 +286,12 @@ fn protection(input: &PlanInput, snap: &SnapInfo) -> Option<(Protection, String)
     })
 }
 
-/// sanoid's prune walk for one period, skipping protected snapshots. Like sanoid, which
-/// prunes after taking, a snapshot of this period taken in this run (`taking`) counts as
-/// remaining.
+/// sanoid's prune walk for one period, skipping protected snapshots. A snapshot of this
+/// period taken in this run (`taking`) counts as remaining, so a period never holds more
+/// than its count after a run. sanoid 2.1 (Debian's) differs here: `--cron` prunes from the
+/// list it read before taking, so right after its run a period can hold count + 1 (read in
+/// /usr/sbin/sanoid: `prune_snapshots` uses `%snapsbytype` computed before
+/// `take_snapshots`).
 fn prune_period(
     input: &PlanInput,
     policy: &Policy,

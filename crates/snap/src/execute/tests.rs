@@ -397,3 +397,44 @@ fn plan_lines_carry_reasons() {
     assert_eq!(lines[1], "create snapexp/a@c5: test");
     assert_eq!(lines[4], "destroy snapexp/b@d1: prune: test");
 }
+
+/// Records what a run reports.
+#[derive(Debug, Default)]
+struct Recorder(Mutex<Vec<String>>);
+
+impl Progress for Recorder {
+    fn step(&self, pool: &PoolName, step: &Step) {
+        self.0.lock().unwrap().push(format!("{pool}: {step}"));
+    }
+    fn done(&self, pool: &PoolName, ok: bool, summary: &str) {
+        self.0
+            .lock()
+            .unwrap()
+            .push(format!("{pool} done {ok}: {summary}"));
+    }
+}
+
+#[test]
+fn progress_names_each_program_then_the_outcome() {
+    let ok = fixture(include_str!("../../tests/fixtures/program_create_ok.txt"));
+    let last = fixture(include_str!("../../tests/fixtures/program_run_ok.txt"));
+    let exec = Scripted::new(&[(0, &ok, ""), (0, &last, "")]);
+    let rec = Recorder::default();
+    let out = execute_with(&exec, &plan(), &ExecOptions::default(), &rec);
+    assert!(out[0].error.is_none());
+    let seen = rec.0.lock().unwrap();
+    assert_eq!(
+        seen[..2],
+        [
+            "snapexp: creating 2 snapshots (channel program 1/2)",
+            "snapexp: creating 1 snapshots, pruning 1 snapshots (channel program 2/2)"
+        ]
+    );
+    assert!(
+        seen[2].starts_with(
+            "snapexp done true: 3 snapshots created, 1 destroyed, 2 zfs processes after the listing"
+        ),
+        "{}",
+        seen[2]
+    );
+}
