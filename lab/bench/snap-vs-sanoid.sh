@@ -126,14 +126,15 @@ timed() {
     local tag=$1 count=$2
     shift 2
     : > "$DIR/out/$tag.calls"
-    local a b
+    local a b rc=0
     a=$(now)
     if [ "$count" = 1 ]; then
-        BENCH_COUNT_FILE="$DIR/out/$tag.calls" PATH="$DIR/bin:$PATH" "$@" > "$DIR/out/$tag.stdout" 2> "$DIR/out/$tag.stderr"
+        BENCH_COUNT_FILE="$DIR/out/$tag.calls" PATH="$DIR/bin:$PATH" "$@" > "$DIR/out/$tag.stdout" 2> "$DIR/out/$tag.stderr" || rc=$?
     else
-        "$@" > "$DIR/out/$tag.stdout" 2> "$DIR/out/$tag.stderr"
+        "$@" > "$DIR/out/$tag.stdout" 2> "$DIR/out/$tag.stderr" || rc=$?
     fi
     b=$(now)
+    [ "$rc" = 0 ] || echo "$tag exited with status $rc" >&2
     echo "$(ms_between "$a" "$b") $(grep -c '^zfs ' "$DIR/out/$tag.calls" || true) $(grep -c '^zpool ' "$DIR/out/$tag.calls" || true)"
 }
 
