@@ -1,4 +1,5 @@
-//! Rebuild a VMA from a backup snapshot (M20), ready for `qmrestore`.
+//! Rebuild a VMA from a backup snapshot (M20), ready for `qmrestore` — or, for a container
+//! backup, a tar of its file tree for `pct restore`.
 //!
 //! The images and configs are read through the snapshot directory
 //! (`<mountpoint>/.zfs/snapshot/<time>/`), which ZFS mounts on demand read-only: no clone to
@@ -16,8 +17,9 @@ use zferry_zfs::DatasetName;
 
 use crate::error::{Error, io_err};
 use crate::ingest::mounted_dir;
-use crate::layout::Manifest;
+use crate::layout::{self, Manifest};
 use crate::name::BackupTime;
+use crate::name::GuestKind;
 
 /// Output compression of a rebuilt archive.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -59,6 +61,9 @@ pub fn restore(
         return Err(Error::NoSuchBackup(snap_name));
     }
     let m = Manifest::read(&dir)?;
+    if m.kind == GuestKind::Lxc {
+        return restore_tar(&dir, snap_name, out, compression);
+    }
     let configs = m
         .configs
         .iter()
@@ -93,6 +98,47 @@ pub fn restore(
         output: out.to_owned(),
         devices: spec.devices.clone(),
         configs: m.configs,
+        bytes: fs::metadata(out).map_err(io_err(out))?.len(),
+    })
+}
+
+/// A container backup: its `tree/` as a tar (`.tar` or `.tar.zst`) for `pct restore`.
+fn restore_tar(
+    dir: &Path,
+    snapshot: String,
+    out: &Path,
+    compression: RestoreCompression,
+) -> Result<RestoreReport, Error> {
+    let part = out.with_file_name(format!(
+        "{}.part",
+        out.file_name().unwrap_or_default().to_string_lossy()
+    ));
+    let tree = dir.join(layout::TREE);
+    let result = (|| {
+        let f = File::create(&part).map_err(io_err(&part))?;
+        let f = match compression {
+            RestoreCompression::None => {
+                let (w, _) = crate::tree::write_tar(&tree, BufWriter::with_capacity(1 << 20, f))?;
+                w.into_inner().map_err(|e| io_err(&part)(e.into_error()))?
+            }
+            RestoreCompression::Zstd(level) => {
+                let enc = zstd::Encoder::new(f, level).map_err(io_err(&part))?;
+                let (w, _) = crate::tree::write_tar(&tree, enc)?;
+                w.finish().map_err(io_err(&part))?
+            }
+        };
+        f.sync_all().map_err(io_err(&part))
+    })();
+    if let Err(e) = result {
+        let _ = fs::remove_file(&part);
+        return Err(e);
+    }
+    fs::rename(&part, out).map_err(io_err(out))?;
+    Ok(RestoreReport {
+        snapshot,
+        output: out.to_owned(),
+        devices: Vec::new(),
+        configs: Vec::new(),
         bytes: fs::metadata(out).map_err(io_err(out))?.len(),
     })
 }

@@ -316,3 +316,52 @@ fn writing_one_hard_linked_path_never_changes_another() {
     assert_eq!(fs::metadata(root.join("a")).unwrap().nlink(), 1);
     assert_eq!(r.bytes_written, 12, "{r:?}");
 }
+
+#[test]
+fn a_tree_written_back_as_tar_restores_the_same_tree() {
+    let tmp = tempfile::tempdir().unwrap();
+    let a = tmp.path().join("a");
+    sync_tar(&day1()[..], &a, None).unwrap();
+    let (tar, written) = zferry_backup::write_tar(&a, Vec::new()).unwrap();
+    assert_eq!(written.entries, 19, "{written:?}");
+    assert_eq!(
+        written.file_bytes, 1_048_637,
+        "ping6 is a hard link: its data is stored once"
+    );
+
+    // Into an empty directory: the same tree; into the original: nothing to change.
+    let b = tmp.path().join("b");
+    sync_tar(&tar[..], &b, None).unwrap();
+    let again = sync_tar(&tar[..], &a, None).unwrap();
+    assert_eq!(
+        (
+            again.created,
+            again.bytes_written,
+            again.metadata_changed,
+            again.removed
+        ),
+        (0, 0, 0, 0),
+        "{again:?}"
+    );
+    let back = sync_tar(&day1()[..], &b, None).unwrap();
+    assert_eq!(
+        (
+            back.created,
+            back.bytes_written,
+            back.metadata_changed,
+            back.removed
+        ),
+        (0, 0, 0, 0),
+        "the restored tree equals the original archive's: {back:?}"
+    );
+    let names = |t: &[u8]| -> Vec<String> {
+        tar::Archive::new(t)
+            .entries()
+            .unwrap()
+            .map(|e| e.unwrap().path().unwrap().display().to_string())
+            .collect()
+    };
+    let got = names(&tar);
+    assert_eq!(got[0], "./");
+    assert!(got.contains(&"etc/vzdump/pct.conf".to_owned()), "{got:?}");
+}

@@ -290,11 +290,15 @@ fn restore_one(args: &RestoreArgs) -> Result<u8> {
         "{}: wrote {} ({}) from {}",
         args.output,
         human::bytes(r.bytes),
-        r.devices
-            .iter()
-            .map(|(d, _)| d.as_str())
-            .collect::<Vec<_>>()
-            .join(", "),
+        if r.devices.is_empty() {
+            "container file tree".to_owned()
+        } else {
+            r.devices
+                .iter()
+                .map(|(d, _)| d.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        },
         r.snapshot
     ))?;
     Ok(exit::OK)

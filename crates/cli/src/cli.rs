@@ -358,7 +358,8 @@ pub enum BackupCommand {
     /// only changed files), one snapshot per backup; a failed or interrupted (SIGINT/SIGTERM)
     /// ingest is rolled back; re-ingesting is a no-op.
     Ingest(IngestArgs),
-    /// Rebuild a VMA archive (`.vma` or `.vma.zst`) from a backup snapshot, for qmrestore.
+    /// Rebuild a VMA archive (`.vma` or `.vma.zst`) from a backup snapshot, for qmrestore; for a
+    /// container backup, a tar (`.tar` or `.tar.zst`) of its file tree, for pct restore.
     Restore(RestoreArgs),
     /// Per backup: disk size, VMA size, space it added on ZFS, and the saving.
     Report(ReportArgs),

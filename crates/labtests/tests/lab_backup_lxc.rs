@@ -123,6 +123,35 @@ fn snapshots(pool: &TestPool, ds: &str) -> Vec<String> {
     out.stdout_lossy().lines().map(str::to_owned).collect()
 }
 
+/// Restores day 1 as .tar.zst: extracting it gives exactly day 1's archive content.
+fn check_restore(exec: &LocalExecutor, root: &DatasetName, dir: &Path, tar1: &[u8]) {
+    let restored = dir.join("restored.tar.zst");
+    let rr = zferry_backup::restore(
+        exec,
+        root,
+        105,
+        time(1).parse().unwrap(),
+        &restored,
+        zferry_backup::RestoreCompression::Zstd(1),
+    )
+    .unwrap();
+    assert!(rr.devices.is_empty() && rr.bytes > 0);
+    let check = dir.join("check");
+    let dec = zstd::Decoder::new(File::open(&restored).unwrap()).unwrap();
+    zferry_backup::sync_tar(dec, &check, None).unwrap();
+    let same = zferry_backup::sync_tar(tar1, &check, None).unwrap();
+    assert_eq!(
+        (
+            same.created,
+            same.bytes_written,
+            same.metadata_changed,
+            same.removed
+        ),
+        (0, 0, 0, 0),
+        "restored tar differs from day 1: {same:?}"
+    );
+}
+
 #[test]
 fn container_backups_cost_about_the_changed_files_and_roll_back_on_failure() {
     let pool = TestPool::create("bx", "128M");
@@ -192,6 +221,8 @@ fn container_backups_cost_about_the_changed_files_and_roll_back_on_failure() {
     assert_eq!(std::fs::read(snap1.join("srv/db")).unwrap(), ct.db);
     assert!(!snap1.join("srv/f20").exists());
     assert!(snap0.join("srv/f20").exists(), "day 0 keeps its file");
+
+    check_restore(&exec, &root, input.path(), &tar1);
 
     // Re-ingesting is a no-op.
     let again = ingest(&exec, &root, &day1, &opts).unwrap();
