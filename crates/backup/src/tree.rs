@@ -138,14 +138,15 @@ pub fn sync_tar<R: Read>(
         s.report.entries += 1;
         s.entry(&mut e)?;
     }
-    // Deepest first, so a parent's mtime is set after its children's changes.
+    // Removals change their directory's mtime: first remove, then set directory metadata,
+    // deepest first, so a parent's mtime is set after its children's changes.
+    s.remove_unseen(root, Path::new(""))?;
     let mut dirs = std::mem::take(&mut s.dirs);
     dirs.sort_by_key(|d| std::cmp::Reverse(d.0.components().count()));
     for (rel, meta) in &dirs {
         let abs = root.join(rel);
         s.apply_meta(&abs, meta, false)?;
     }
-    s.remove_unseen(root, Path::new(""))?;
     Ok(s.report)
 }
 

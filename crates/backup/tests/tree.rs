@@ -244,6 +244,11 @@ fn only_changed_blocks_and_files_are_written_and_removed_entries_go() {
             & 0o7777,
         0o640
     );
+    assert_eq!(
+        fs::symlink_metadata(root.join("var")).unwrap().mtime(),
+        1_700_000_000,
+        "a directory's mtime is the archive's even after removals in it"
+    );
     // One 4 KiB block of big.db, ping6 (9), olddir (10), new (9); nothing else.
     assert_eq!(r.bytes_written, 4096 + 9 + 10 + 9, "{r:?}");
     assert_eq!(r.removed, 1, "var/gone (olddir was replaced in the pass)");
