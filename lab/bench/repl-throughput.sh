@@ -29,7 +29,7 @@ cleanup() {
 trap cleanup EXIT
 cleanup
 mkdir -p "$DIR"
-vdev_mib=$((SIZE_MIB * 3 / 2 + 128))
+vdev_mib=$((SIZE_MIB * 2 + 256))
 for p in $SRC $DST; do
     truncate -s "${vdev_mib}M" "$DIR/$p.img"
     zpool create -O mountpoint="$DIR/mnt/$p" -O compression=off $p "$DIR/$p.img"
@@ -63,12 +63,18 @@ zfs send $SRC/data@s1 > /dev/null
 declare -A total
 for run in $(seq 1 "$RUNS"); do
     for who in raw-local zferry-local raw-ssh zferry-ssh; do
+        # zferry holds its targets' common snapshot (zferry:<target>); release to destroy.
+        zfs list -H -o name -t snapshot -r $DST | xargs -r zfs holds -H |
+            awk -F'\t' '{ print $2 "\t" $1 }' |
+            while IFS=$'\t' read -r tag snap; do zfs release "$tag" "$snap"; done
         zfs destroy -r $DST/rlocal 2>/dev/null || true
         zfs destroy -r $DST/rssh 2>/dev/null || true
         zfs destroy -r $DST/zlocal 2>/dev/null || true
         zfs destroy -r $DST/zssh 2>/dev/null || true
         zfs list -H -o name -t bookmark -r $SRC | xargs -r -n 1 zfs destroy
         rm -rf "$DIR/state" "$DIR/lock"
+        # Destroys free space in the background; wait so every contender starts equal.
+        zpool wait -t free $DST
         sync
         t0=$(now)
         case $who in
