@@ -14,14 +14,19 @@ const DEPTH: usize = 4;
 #[derive(Debug)]
 pub struct Readahead {
     rx: Option<Receiver<io::Result<Vec<u8>>>>,
+    /// Chunks handed back to the thread for reuse.
+    free: SyncSender<Vec<u8>>,
     buf: Vec<u8>,
     pos: usize,
     done: bool,
 }
 
-fn pump<R: Read>(mut inner: R, tx: &SyncSender<io::Result<Vec<u8>>>) {
+fn pump<R: Read>(mut inner: R, tx: &SyncSender<io::Result<Vec<u8>>>, free: &Receiver<Vec<u8>>) {
     loop {
-        let mut chunk = vec![0u8; CHUNK];
+        // Reuse a chunk the reader is done with: a fresh zeroed 1 MiB per chunk costs page
+        // faults and a memory pass over the whole stream.
+        let mut chunk = free.try_recv().unwrap_or_default();
+        chunk.resize(CHUNK, 0);
         let mut filled = 0;
         let result = loop {
             match inner.read(&mut chunk[filled..]) {
@@ -54,14 +59,16 @@ fn pump<R: Read>(mut inner: R, tx: &SyncSender<io::Result<Vec<u8>>>) {
 impl Readahead {
     pub fn new<R: Read + Send + 'static>(inner: R) -> Self {
         let (tx, rx) = sync_channel(DEPTH);
+        let (free_tx, free_rx) = sync_channel(DEPTH + 2);
         // Detached: it ends at EOF, on an error, or at its next send after the reader is
         // dropped (never joined, so a drop cannot wait on a blocked read, e.g. of a FIFO).
         std::thread::Builder::new()
             .name("zferry-decompress".into())
-            .spawn(move || pump(inner, &tx))
+            .spawn(move || pump(inner, &tx, &free_rx))
             .expect("spawning the decompression thread");
         Readahead {
             rx: Some(rx),
+            free: free_tx,
             buf: Vec::new(),
             pos: 0,
             done: false,
@@ -77,7 +84,8 @@ impl Read for Readahead {
             }
             match self.rx.as_ref().map(Receiver::recv) {
                 Some(Ok(Ok(chunk))) => {
-                    self.buf = chunk;
+                    let old = std::mem::replace(&mut self.buf, chunk);
+                    let _ = self.free.try_send(old); // full or thread gone: just drop it
                     self.pos = 0;
                 }
                 Some(Ok(Err(e))) => {

@@ -226,7 +226,11 @@ impl<R: Read> VmaReader<R> {
         let start = self.offset;
         self.slots.clear();
         self.next_slot = 0;
-        self.buf.resize(EXTENT_HEADER_SIZE, 0);
+        // The buffer only grows (to at most one extent): shrinking and regrowing it would
+        // zero-fill every extent's data, one extra memory pass over the whole archive.
+        if self.buf.len() < EXTENT_HEADER_SIZE {
+            self.buf.resize(EXTENT_HEADER_SIZE, 0);
+        }
         let got = read_full(&mut self.inner, &mut self.buf[..EXTENT_HEADER_SIZE], start)?;
         if got == 0 {
             return Ok(false);
@@ -287,11 +291,13 @@ impl<R: Read> VmaReader<R> {
         }
         let total = EXTENT_HEADER_SIZE + counted * BLOCK_SIZE;
         debug_assert!(total <= MAX_EXTENT_SIZE);
-        self.buf.resize(total, 0);
+        if self.buf.len() < total {
+            self.buf.resize(total, 0);
+        }
         let data_start = self.offset;
         let got = read_full(
             &mut self.inner,
-            &mut self.buf[EXTENT_HEADER_SIZE..],
+            &mut self.buf[EXTENT_HEADER_SIZE..total],
             data_start,
         )?;
         if got < total - EXTENT_HEADER_SIZE {
