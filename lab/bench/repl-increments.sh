@@ -8,7 +8,8 @@
 # after a 64 KiB write. Each contender brings its own target up to date; the script checks
 # that all three end with the same snapshot GUIDs. Wall time and zfs processes per contender.
 #
-# Env: K (200), ZFERRY (release binary), BENCH_DIR (/var/tmp/bench-incr).
+# Env: K (200), ZFERRY (release binary), BENCH_DIR (/var/tmp/bench-incr), ORDER (contenders
+# in run order, default "zferry syncoid steps").
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -61,7 +62,7 @@ steps() {
 }
 
 export PATH="$DIR/bin:$PATH"
-for who in zferry syncoid steps; do
+for who in ${ORDER:-zferry syncoid steps}; do
     export BENCH_COUNT_FILE="$DIR/count-$who"
     : > "$BENCH_COUNT_FILE"
     t0=$(date +%s.%N)
