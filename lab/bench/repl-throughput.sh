@@ -10,7 +10,8 @@
 # (4 GiB guest: 512 MiB is safe). zferry's time includes its listing, bookmark and hold
 # commands, so the ratio is end to end.
 #
-# Env: SIZE_MIB (512), RUNS (3), ZFERRY (release binary), BENCH_DIR (/var/tmp/bench-repl).
+# Env: SIZE_MIB (512), RUNS (3), ZFERRY (release binary), BENCH_DIR (/var/tmp/bench-repl),
+# CONTENDERS (default "raw-local zferry-local raw-ssh zferry-ssh").
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -62,7 +63,7 @@ zfs send $SRC/data@s1 > /dev/null
 
 declare -A total
 for run in $(seq 1 "$RUNS"); do
-    for who in raw-local zferry-local raw-ssh zferry-ssh; do
+    for who in ${CONTENDERS:-raw-local zferry-local raw-ssh zferry-ssh}; do
         # zferry holds its targets' common snapshot (zferry:<target>); release to destroy.
         zfs list -H -o name -t snapshot -r $DST | xargs -r zfs holds -H |
             awk -F'\t' '{ print $2 "\t" $1 }' |
@@ -89,11 +90,13 @@ for run in $(seq 1 "$RUNS"); do
         total[$who]=$(awk -v a="${total[$who]:-0}" -v b="$s" 'BEGIN { print a + b }')
     done
 done
-for who in raw-local zferry-local raw-ssh zferry-ssh; do
+for who in ${CONTENDERS:-raw-local zferry-local raw-ssh zferry-ssh}; do
     echo "total $who ${total[$who]}s"
 done
-awk -v rl="${total[raw-local]}" -v zl="${total[zferry-local]}" -v rs="${total[raw-ssh]}" \
-    -v zs="${total[zferry-ssh]}" -v mib="$SIZE_MIB" -v runs="$RUNS" 'BEGIN {
-    printf "local: zferry throughput = %.2f of raw (%.1f vs %.1f MiB/s)\n", rl / zl, mib * runs / zl, mib * runs / rl
-    printf "ssh:   zferry throughput = %.2f of raw (%.1f vs %.1f MiB/s)\n", rs / zs, mib * runs / zs, mib * runs / rs
+awk -v rl="${total[raw-local]:-0}" -v zl="${total[zferry-local]:-0}" -v rs="${total[raw-ssh]:-0}" \
+    -v zs="${total[zferry-ssh]:-0}" -v mib="$SIZE_MIB" -v runs="$RUNS" 'BEGIN {
+    if (rl > 0 && zl > 0)
+        printf "local: zferry throughput = %.2f of raw (%.1f vs %.1f MiB/s)\n", rl / zl, mib * runs / zl, mib * runs / rl
+    if (rs > 0 && zs > 0)
+        printf "ssh:   zferry throughput = %.2f of raw (%.1f vs %.1f MiB/s)\n", rs / zs, mib * runs / zs, mib * runs / rs
 }'
