@@ -83,13 +83,9 @@ fn load_policy(path: &Path) -> Result<Policy, Refusal> {
         let first = e.to_string().lines().next().unwrap_or_default().to_owned();
         Refusal::Config(format!("{}: {first}", path.display()))
     })?;
-    let node = config.local_node().map_or_else(
-        || {
-            std::fs::read_to_string("/proc/sys/kernel/hostname")
-                .map_or_else(|_| "localhost".to_owned(), |h| h.trim().to_owned())
-        },
-        ToString::to_string,
-    );
+    let node = config
+        .local_node()
+        .map_or_else(zferry_exec::system_hostname, ToString::to_string);
     Ok(Policy::from_config(&config, &node))
 }
 

@@ -66,13 +66,9 @@ pub fn snap_run(cli: &Cli, args: &SnapRunArgs) -> Result<u8> {
 
 /// This node's name: `global.hostname`, else the system's.
 fn local_host(config: &Config) -> String {
-    config.local_node().map_or_else(
-        || {
-            std::fs::read_to_string("/proc/sys/kernel/hostname")
-                .map_or_else(|_| "localhost".to_owned(), |h| h.trim().to_owned())
-        },
-        ToString::to_string,
-    )
+    config
+        .local_node()
+        .map_or_else(zferry_exec::system_hostname, ToString::to_string)
 }
 
 fn render(r: &RunReport) -> String {

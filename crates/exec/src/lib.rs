@@ -26,7 +26,7 @@ use std::sync::Arc;
 
 pub use error::{ExecError, RetryClass};
 pub use kill_on_drop::KillOnDrop;
-pub use local::LocalExecutor;
+pub use local::{LocalExecutor, system_hostname};
 pub use output::{ExitStatusLike, Output};
 pub use quote::{QuoteError, shell_join, shell_quote};
 pub use spec::{CommandSpec, DEFAULT_MAX_STDERR, DEFAULT_TIMEOUT};

@@ -17,6 +17,15 @@ use crate::{CommandSpec, ExecError, Executor, ExitStatusLike, Output};
 /// Longest sleep between two exit polls.
 const MAX_POLL: Duration = Duration::from_millis(50);
 
+/// This machine's hostname, or `localhost` when it cannot be read or is empty.
+pub fn system_hostname() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|name| name.trim().to_owned())
+        .ok()
+        .filter(|name| !name.is_empty())
+        .unwrap_or_else(|| "localhost".to_owned())
+}
+
 /// Runs commands on this machine.
 #[derive(Debug, Clone)]
 pub struct LocalExecutor {
@@ -26,12 +35,9 @@ pub struct LocalExecutor {
 impl LocalExecutor {
     /// An executor named after this machine's hostname (or `localhost` if unknown).
     pub fn new() -> Self {
-        let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
-            .map(|name| name.trim().to_owned())
-            .ok()
-            .filter(|name| !name.is_empty())
-            .unwrap_or_else(|| "localhost".to_owned());
-        Self { host }
+        Self {
+            host: system_hostname(),
+        }
     }
 
     /// An executor reporting `host` as its name in outputs, errors and logs.

@@ -35,8 +35,7 @@ pub fn local_node(config: &Config) -> String {
     if let [only] = addressless[..] {
         return only.to_owned();
     }
-    std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .map_or_else(|_| "localhost".to_owned(), |h| h.trim().to_owned())
+    zferry_exec::system_hostname()
 }
 
 /// One executor per node, built on first use.
