@@ -816,7 +816,8 @@ fn run_cmd(
     let out = exec
         .run(cmd)
         .map_err(|e| (e.to_string(), e.retry_class() == RetryClass::Transient))?;
-    if out.success() || (allow_missing && listing::missing_roots(&out.stderr).is_some()) {
+    let only_missing = || listing::missing_roots(&out.stderr).is_some_and(|m| !m.is_empty());
+    if out.success() || (allow_missing && only_missing()) {
         return Ok(out);
     }
     let failure = CommandFailure::from_output(&out).expect("a failed output");
