@@ -115,6 +115,11 @@ fn snaps(pool: &TestPool, ds: &str) -> Vec<(String, String)> {
         .collect()
 }
 
+/// Snapshot names of `ds`, oldest first.
+fn snap_names(pool: &TestPool, ds: &str) -> Vec<String> {
+    snaps(pool, ds).into_iter().map(|s| s.0).collect()
+}
+
 fn bookmarks(pool: &TestPool, ds: &str) -> Vec<String> {
     let out = pool.run(
         "zfs",
@@ -133,6 +138,13 @@ fn holds(pool: &TestPool, snapshot: &str) -> Vec<String> {
         .map(|l| l.split('\t').nth(1).unwrap().to_owned())
         .collect()
 }
+
+/// Job `j`: A's `data` to B.
+const PUSH_AB: &str = r#"
+[jobs.j]
+source = { node = "a", dataset = "{A}/data" }
+targets = [{ node = "b", dataset = "{B}/data" }]
+"#;
 
 const PUSH_AB_AC: &str = r#"
 [jobs.nfs]
@@ -246,13 +258,7 @@ targets = [{ node = "a", dataset = "{A}/data" }, { node = "c", dataset = "{C}/da
 fn pruned_common_snapshot_is_bridged_by_the_cursor_bookmark() {
     let lab = Lab::new("rp");
     lab.a.setup("fs data\nwrite data/f 1M\nsnap data@s1");
-    let cfg = lab.config(
-        r#"
-[jobs.j]
-source = { node = "a", dataset = "{A}/data" }
-targets = [{ node = "b", dataset = "{B}/data" }]
-"#,
-    );
+    let cfg = lab.config(PUSH_AB);
     assert_eq!(lab.repl(&cfg, &[]).0, 0);
     // The source's pruning removes the only common snapshot.
     lab.a.setup("write data/g 1M\nsnap data@s2");
@@ -265,10 +271,7 @@ targets = [{ node = "b", dataset = "{B}/data" }]
         steps.contains("-i #zferry_v1_b_") && steps.contains("@s2"),
         "{steps}"
     );
-    let names: Vec<String> = snaps(&lab.b, &lab.b.ds("data"))
-        .into_iter()
-        .map(|s| s.0)
-        .collect();
+    let names = snap_names(&lab.b, &lab.b.ds("data"));
     assert_eq!(names, ["s1", "s2"]);
 }
 
@@ -276,13 +279,7 @@ targets = [{ node = "b", dataset = "{B}/data" }]
 fn kill_9_mid_stream_then_resume_gives_identical_data() {
     let lab = Lab::new("rk");
     lab.a.setup("fs data\nwrite data/big 48M\nsnap data@s1");
-    let cfg = lab.config(
-        r#"
-[jobs.j]
-source = { node = "a", dataset = "{A}/data" }
-targets = [{ node = "b", dataset = "{B}/data" }]
-"#,
-    );
+    let cfg = lab.config(PUSH_AB);
     let mut child = Command::new(zferry_binary())
         .args(["--config", cfg.to_str().unwrap(), "repl", "run"])
         .spawn()
@@ -346,21 +343,12 @@ fn stale_resume_token_is_discarded_once_and_replication_recovers() {
         b = lab.b.ds("data")
     );
     lab.a.run("sh", &["-c", &script]);
-    let cfg = lab.config(
-        r#"
-[jobs.j]
-source = { node = "a", dataset = "{A}/data" }
-targets = [{ node = "b", dataset = "{B}/data" }]
-"#,
-    );
+    let cfg = lab.config(PUSH_AB);
     let (code, json, err) = lab.repl(&cfg, &[]);
     assert_eq!(code, 0, "{json:#}\n{err}");
     let msg = pairs(&json)[0]["message"].as_str().unwrap();
     assert!(msg.contains("discarded a stale partial receive"), "{msg}");
-    let names: Vec<String> = snaps(&lab.b, &lab.b.ds("data"))
-        .into_iter()
-        .map(|s| s.0)
-        .collect();
+    let names = snap_names(&lab.b, &lab.b.ds("data"));
     assert_eq!(names, ["s2"]);
 }
 
@@ -368,13 +356,7 @@ targets = [{ node = "b", dataset = "{B}/data" }]
 fn diverged_target_is_refused_and_nothing_is_destroyed() {
     let lab = Lab::new("rd");
     lab.a.setup("fs data\nwrite data/f 1M\nsnap data@s1");
-    let cfg = lab.config(
-        r#"
-[jobs.j]
-source = { node = "a", dataset = "{A}/data" }
-targets = [{ node = "b", dataset = "{B}/data" }]
-"#,
-    );
+    let cfg = lab.config(PUSH_AB);
     assert_eq!(lab.repl(&cfg, &[]).0, 0);
     lab.a.setup("snap data@s2");
     lab.b.setup("snap data@only-on-b");
@@ -383,10 +365,7 @@ targets = [{ node = "b", dataset = "{B}/data" }]
     assert_eq!(statuses(&json), ["needs-admin"]);
     let msg = pairs(&json)[0]["message"].as_str().unwrap();
     assert!(msg.contains("only-on-b") && msg.contains("s2"), "{msg}");
-    let names: Vec<String> = snaps(&lab.b, &lab.b.ds("data"))
-        .into_iter()
-        .map(|s| s.0)
-        .collect();
+    let names = snap_names(&lab.b, &lab.b.ds("data"));
     assert_eq!(names, ["s1", "only-on-b"]);
 }
 
@@ -394,13 +373,7 @@ targets = [{ node = "b", dataset = "{B}/data" }]
 fn empty_replacement_source_is_refused_even_with_force_full() {
     let lab = Lab::new("re");
     lab.a.setup("fs data\nwrite data/f 16M\nsnap data@s1");
-    let cfg = lab.config(
-        r#"
-[jobs.j]
-source = { node = "a", dataset = "{A}/data" }
-targets = [{ node = "b", dataset = "{B}/data" }]
-"#,
-    );
+    let cfg = lab.config(PUSH_AB);
     assert_eq!(lab.repl(&cfg, &[]).0, 0);
     // The disk was replaced: the source is a fresh, empty dataset with its own snapshot.
     lab.a.run_ok("zfs", &["destroy", "-r", &lab.a.ds("data")]);
@@ -409,10 +382,7 @@ targets = [{ node = "b", dataset = "{B}/data" }]
     assert_eq!(code, 1, "{json:#}");
     let msg = pairs(&json)[0]["message"].as_str().unwrap();
     assert!(msg.contains("empty-source guard"), "{msg}");
-    let names: Vec<String> = snaps(&lab.b, &lab.b.ds("data"))
-        .into_iter()
-        .map(|s| s.0)
-        .collect();
+    let names = snap_names(&lab.b, &lab.b.ds("data"));
     assert_eq!(names, ["s1"], "the target keeps its data");
 }
 
@@ -459,13 +429,7 @@ targets = [{ node = "b", dataset = "{B}/with space" }]
 fn a_second_run_on_a_locked_pool_is_refused_as_transient() {
     let lab = Lab::new("rl");
     lab.a.setup("fs data\nsnap data@s1");
-    let cfg = lab.config(
-        r#"
-[jobs.j]
-source = { node = "a", dataset = "{A}/data" }
-targets = [{ node = "b", dataset = "{B}/data" }]
-"#,
-    );
+    let cfg = lab.config(PUSH_AB);
     // Hold A's pool lock as a concurrent run would.
     let path = lab
         .dir
