@@ -333,10 +333,12 @@ impl<'h, 'c, 'j> Run<'h, 'c, 'j> {
                 id: pair.target.id.clone(),
                 entries: tgt.entries.clone(),
                 resume_token: resume_token.clone(),
+                modified: false,
             }],
             &JobOptions {
                 filter: SnapshotFilter::all(),
                 destructive: job.destructive,
+                preserve_diverged: job.on_divergence == OnDivergence::Preserve,
             },
         )
         .pop()

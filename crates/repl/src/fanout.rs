@@ -11,7 +11,7 @@
 use crate::cursor::{CursorBookmark, HoldTag, TargetId};
 use crate::entry::Entry;
 use crate::outcome::{Outcome, ResumeToken};
-use crate::planner::{JobOptions, plan_with_resume};
+use crate::planner::{JobOptions, plan_target};
 
 /// What the run knows about one target.
 #[derive(Debug, Clone)]
@@ -20,6 +20,8 @@ pub struct TargetState {
     /// The target dataset's snapshots (bookmarks are ignored; an absent dataset is empty).
     pub entries: Vec<Entry>,
     pub resume_token: Option<ResumeToken>,
+    /// Written after its newest snapshot (a receive refused for that reason).
+    pub modified: bool,
 }
 
 /// How a target's cursor moves once its plan has succeeded.
@@ -56,7 +58,13 @@ pub fn plan_fanout(
     targets
         .iter()
         .map(|t| {
-            let outcome = plan_with_resume(source, &t.entries, t.resume_token.as_ref(), opts);
+            let outcome = plan_target(
+                source,
+                &t.entries,
+                t.resume_token.as_ref(),
+                t.modified,
+                opts,
+            );
             let cursor = cursor_update(source, &t.id, &outcome);
             TargetPlan {
                 target: t.id.clone(),
@@ -69,7 +77,7 @@ pub fn plan_fanout(
 
 fn cursor_update(source: &[Entry], id: &TargetId, outcome: &Outcome) -> Option<CursorUpdate> {
     let (from, hold_on) = match outcome {
-        Outcome::Send { steps, .. } => {
+        Outcome::Send { steps, .. } | Outcome::Preserve { steps, .. } => {
             let end = steps.last()?.end();
             (end.clone(), end.name.clone())
         }

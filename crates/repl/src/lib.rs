@@ -9,6 +9,7 @@
 //! - [`planner`]: [`plan`] for one source/target pair, matched by GUID.
 //! - [`cursor`]: names of the per-target cursor bookmark and hold tag (versioned format/parse).
 //! - [`guards`]: empty-source and shrink guards (M5).
+//! - [`preserve`]: keeping a diverged target aside (`on-divergence = "preserve"`).
 //! - [`fanout`]: one source against several targets, each from its own base.
 //! - [`dsl`]: a compact snapshot-list notation for tests (`"@a,1 @b,2 #c,3"`).
 //!
@@ -22,6 +23,7 @@ pub mod filter;
 pub mod guards;
 pub mod outcome;
 pub mod planner;
+pub mod preserve;
 
 pub use cursor::{CursorBookmark, CursorError, HoldTag, TargetId};
 pub use entry::{Entry, EntryKind};
@@ -29,4 +31,8 @@ pub use fanout::{CursorUpdate, TargetPlan, TargetState, plan_fanout};
 pub use filter::{FilterError, SnapshotFilter};
 pub use guards::{Fraction, GuardRefusal, ShrinkVerdict, check_empty_source, check_shrink};
 pub use outcome::{Common, Destruction, Outcome, Refusal, ResumeToken, Step};
-pub use planner::{Destructive, JobOptions, plan, plan_with_resume};
+pub use planner::{Destructive, JobOptions, plan, plan_target, plan_with_resume};
+pub use preserve::{
+    PreserveAction, PreservePlan, PreserveRefusal, diverged_epoch_suffix, diverged_suffix,
+    plan_preserve,
+};

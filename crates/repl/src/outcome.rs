@@ -175,6 +175,15 @@ pub enum Outcome {
         source_only: Vec<Entry>,
         target_only: Vec<Entry>,
     },
+    /// `on-divergence = "preserve"`: both sides moved on from `common` (the target by
+    /// `target_only` snapshots and/or writes after its newest snapshot); keep the target
+    /// aside ([`crate::preserve`]), re-create it at `common`, then send `steps`.
+    Preserve {
+        common: Common,
+        target_only: Vec<Entry>,
+        modified: bool,
+        steps: Vec<Step>,
+    },
     /// The target has snapshots after `common` and the source has nothing newer: the
     /// replication direction is probably wrong (failover?). Never rolled back automatically.
     TargetHasNewer {
@@ -253,6 +262,33 @@ impl fmt::Display for Outcome {
                 target_only.len(),
                 List(target_only)
             ),
+            Outcome::Preserve {
+                common,
+                target_only,
+                modified,
+                steps,
+            } => {
+                write!(
+                    f,
+                    "diverged after the newest common snapshot {common} (only on the target: {}{}); \
+                     on-divergence = preserve: keep the target aside, re-create it at the common \
+                     snapshot, then send {} step(s): ",
+                    List(target_only),
+                    if *modified {
+                        ", and writes after its newest snapshot"
+                    } else {
+                        ""
+                    },
+                    steps.len()
+                )?;
+                for (i, s) in steps.iter().enumerate() {
+                    if i > 0 {
+                        f.write_str("; ")?;
+                    }
+                    write!(f, "{s}")?;
+                }
+                Ok(())
+            }
             Outcome::ResumeAvailable { token } => write!(
                 f,
                 "resume the interrupted receive (token {}…)",

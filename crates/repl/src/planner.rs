@@ -38,6 +38,9 @@ pub enum Destructive {
 pub struct JobOptions {
     pub filter: SnapshotFilter,
     pub destructive: Destructive,
+    /// `on-divergence = "preserve"`: a diverged target is kept aside and re-created at the
+    /// common snapshot ([`Outcome::Preserve`]) instead of being refused or rolled back.
+    pub preserve_diverged: bool,
 }
 
 /// Plans one source/target pair with no pending resume token.
@@ -50,6 +53,19 @@ pub fn plan_with_resume(
     source: &[Entry],
     target: &[Entry],
     resume: Option<&ResumeToken>,
+    opts: &JobOptions,
+) -> Outcome {
+    plan_target(source, target, resume, false, opts)
+}
+
+/// Plans one source/target pair; `modified` says the target was written after its newest
+/// snapshot (learnt from a receive that refused for that reason), which only changes the plan
+/// when the job preserves diverged targets.
+pub fn plan_target(
+    source: &[Entry],
+    target: &[Entry],
+    resume: Option<&ResumeToken>,
+    modified: bool,
     opts: &JobOptions,
 ) -> Outcome {
     if let Some(token) = resume {
@@ -75,8 +91,15 @@ pub fn plan_with_resume(
         .map(|&t| t.clone())
         .collect();
     let steps = incremental_steps(&common.source, &src, &opts.filter);
+    let diverged = !target_only.is_empty() || modified;
     match (target_only.is_empty(), steps.is_empty()) {
         (true, true) => Outcome::UpToDate { common },
+        (_, false) if diverged && opts.preserve_diverged => Outcome::Preserve {
+            common,
+            target_only,
+            modified,
+            steps,
+        },
         (true, false) => Outcome::Send {
             steps,
             destruction: Destruction::None,

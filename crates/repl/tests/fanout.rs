@@ -12,6 +12,7 @@ fn target(id: &str, list: &str) -> TargetState {
         id: id.parse().expect("valid id"),
         entries: entries(list),
         resume_token: None,
+        modified: false,
     }
 }
 

@@ -4,7 +4,9 @@ mod common;
 
 use common::{cursor, renamed, summary};
 use zferry_repl::dsl::entries;
-use zferry_repl::{Destructive, JobOptions, Outcome, SnapshotFilter, plan, plan_with_resume};
+use zferry_repl::{
+    Destructive, JobOptions, Outcome, SnapshotFilter, plan, plan_target, plan_with_resume,
+};
 
 struct Case {
     name: &'static str,
@@ -12,6 +14,8 @@ struct Case {
     target: String,
     filter: &'static [&'static str],
     destructive: Destructive,
+    preserve: bool,
+    modified: bool,
     expect: String,
 }
 
@@ -22,6 +26,8 @@ fn case(name: &'static str, source: &str, target: &str, expect: &str) -> Case {
         target: target.to_owned(),
         filter: &[],
         destructive: Destructive::AppendOnly,
+        preserve: false,
+        modified: false,
         expect: expect.to_owned(),
     }
 }
@@ -35,6 +41,14 @@ impl Case {
         self.destructive = d;
         self
     }
+    fn preserve(mut self) -> Self {
+        self.preserve = true;
+        self
+    }
+    fn modified(mut self) -> Self {
+        self.modified = true;
+        self
+    }
 }
 
 fn run(cases: Vec<Case>) {
@@ -43,8 +57,15 @@ fn run(cases: Vec<Case>) {
         let opts = JobOptions {
             filter: SnapshotFilter::globs(c.filter).expect("valid filter"),
             destructive: c.destructive,
+            preserve_diverged: c.preserve,
         };
-        let got = summary(&plan(&entries(&c.source), &entries(&c.target), &opts));
+        let got = summary(&plan_target(
+            &entries(&c.source),
+            &entries(&c.target),
+            None,
+            c.modified,
+            &opts,
+        ));
         if got != c.expect {
             failures.push(format!(
                 "{}:\n  expected {}\n  got      {got}",
@@ -333,6 +354,85 @@ fn destruction_is_graded() {
             "send -i @a @b | rollback to @old-a destroys @x",
         )
         .destructive(RollbackToCommon),
+    ]);
+}
+
+#[test]
+fn on_divergence_preserve() {
+    run(vec![
+        case(
+            "diverged by snapshots: preserve, then incremental from the common one",
+            "@a,1 @b,2 @c,3 @d,4",
+            "@a,1 @b,2 @x,3",
+            "preserve @b | @x | -I @b @d",
+        )
+        .preserve(),
+        case(
+            "diverged by snapshots and writes",
+            "@a,1 @b,2 @c,3",
+            "@a,1 @b,2 @x,3 @y,4",
+            "preserve @b | @x @y +writes | -i @b @c",
+        )
+        .preserve()
+        .modified(),
+        case(
+            "diverged by writes only",
+            "@a,1 @b,2",
+            "@a,1",
+            "preserve @a |  +writes | -i @a @b",
+        )
+        .preserve()
+        .modified(),
+        case(
+            "preserve wins over an allowed rollback (nothing destroyed)",
+            "@a,1 @b,2",
+            "@a,1 @x,2",
+            "preserve @a | @x | -i @a @b",
+        )
+        .preserve()
+        .destructive(Destructive::ForceFull),
+        case(
+            "from the cursor bookmark when the common snapshot was pruned",
+            "#a,1 @b,2 @c,3",
+            "@a,1 @x,2",
+            "preserve #a | @x | -i #a @b; -i @b @c",
+        )
+        .preserve(),
+        case(
+            "target has newer and the source nothing new: still refused",
+            "@a,1",
+            "@a,1 @x,2",
+            "target-has-newer @a | @x",
+        )
+        .preserve(),
+        case(
+            "written but up to date: nothing to receive, nothing moved",
+            "@a,1",
+            "@a,1",
+            "up-to-date @a",
+        )
+        .preserve()
+        .modified(),
+        case(
+            "writes without preserve: a plain send (the receive reports them)",
+            "@a,1 @b,2",
+            "@a,1",
+            "send -i @a @b",
+        )
+        .modified(),
+        case(
+            "no common snapshot is never preserved",
+            "@a,1",
+            "@x,1",
+            "no-common @a | @x",
+        )
+        .preserve(),
+        case(
+            "refuse (default) still refuses",
+            "@a,1 @b,2",
+            "@a,1 @x,2",
+            "diverged @a | @b | @x",
+        ),
     ]);
 }
 

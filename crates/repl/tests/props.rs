@@ -114,7 +114,7 @@ proptest! {
         let source = source_of(&h);
         let target = target_of(&h, k);
         let filter = if daily_only { SnapshotFilter::globs(["d*"]).expect("valid") } else { SnapshotFilter::all() };
-        let opts = JobOptions { filter: filter.clone(), destructive: Destructive::AppendOnly };
+        let opts = JobOptions { filter: filter.clone(), destructive: Destructive::AppendOnly, preserve_diverged: false };
         let newest = source.iter().rfind(|e| e.is_snapshot()).expect("newest kept").clone();
         let base_txg = target.len() as u64; // source txg of the target's newest (0: empty)
         let wanted_after: BTreeSet<u64> = source
@@ -154,6 +154,7 @@ proptest! {
         src in prop::collection::vec((0u64..6, any::<bool>()), 0..8),
         tgt in prop::collection::vec(0u64..6, 0..8),
         grade in 0u8..3,
+        preserve in any::<bool>(),
     ) {
         let source: Vec<Entry> = src.iter().enumerate().map(|(i, &(g, snap))| {
             let name = format!("s{i}");
@@ -162,7 +163,7 @@ proptest! {
         let target: Vec<Entry> = tgt.iter().enumerate()
             .map(|(i, &g)| Entry::snapshot(&format!("t{i}"), g, i as u64, 0)).collect();
         let destructive = [Destructive::AppendOnly, Destructive::RollbackToCommon, Destructive::ForceFull][grade as usize];
-        let opts = JobOptions { filter: SnapshotFilter::all(), destructive };
+        let opts = JobOptions { filter: SnapshotFilter::all(), destructive, preserve_diverged: preserve };
         let outcome = plan(&source, &target, &opts);
         if let Outcome::Send { destruction, steps } = &outcome {
             prop_assert!(!steps.is_empty());
@@ -177,6 +178,16 @@ proptest! {
                     prop_assert_eq!(snapshots.len(), target.len());
                 }
             }
+        }
+        // Preserving keeps every target snapshot after the common one (they move aside) and
+        // is chosen over a rollback whatever the grade.
+        if let Outcome::Preserve { target_only, steps, .. } = &outcome {
+            prop_assert!(preserve && !target_only.is_empty() && !steps.is_empty());
+        }
+        if preserve {
+            let rolled_back = matches!(&outcome, Outcome::Send { destruction: Destruction::Rollback { .. }, .. });
+            let refused = matches!(outcome, Outcome::Diverged { .. });
+            prop_assert!(!rolled_back && !refused);
         }
         // Display never panics and is never empty.
         prop_assert!(!outcome.to_string().is_empty());

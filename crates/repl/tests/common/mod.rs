@@ -40,6 +40,20 @@ pub fn summary(o: &Outcome) -> String {
             };
             format!("send {}{d}", steps(s))
         }
+        Outcome::Preserve {
+            common,
+            target_only,
+            modified,
+            steps: s,
+        } => {
+            let writes = if *modified { " +writes" } else { "" };
+            format!(
+                "preserve {} | {}{writes} | {}",
+                common.source,
+                names(target_only),
+                steps(s)
+            )
+        }
         Outcome::NoCommonSnapshot {
             source_newest,
             target_snapshots,
