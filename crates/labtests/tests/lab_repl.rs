@@ -369,6 +369,116 @@ fn diverged_target_is_refused_and_nothing_is_destroyed() {
     assert_eq!(names, ["s1", "only-on-b"]);
 }
 
+/// `zfs get -H -o value <prop> <ds>`.
+fn prop(pool: &TestPool, ds: &str, name: &str) -> String {
+    let out = pool.run_ok("zfs", &["get", "-H", "-o", "value", name, ds]);
+    out.stdout_lossy().trim().to_owned()
+}
+
+#[test]
+fn diverged_target_with_preserve_is_kept_aside_and_continued_incrementally() {
+    let lab = Lab::new("rv");
+    lab.a.setup("fs data\nwrite data/f 1M\nsnap data@s1");
+    let cfg = lab.config(&format!("{PUSH_AB}on-divergence = \"preserve\"\n"));
+    assert_eq!(lab.repl(&cfg, &[]).0, 0);
+    let target = lab.b.ds("data");
+    let s1_guid = snaps(&lab.b, &target)[0].1.clone();
+    // Both sides move on: the source takes two snapshots, the target (mounted by someone)
+    // gets a file, a snapshot, and another file after it.
+    lab.a.setup("write data/g 1M\nsnap data@s2\nsnap data@s3");
+    lab.b.run_ok("zfs", &["mount", &target]);
+    lab.b
+        .setup("write data/only-b 64K\nsnap data@only-on-b\nwrite data/after-snap 64K");
+
+    // The dry run lists exactly what is renamed, cloned and promoted, and changes nothing.
+    let (code, json, err) = lab.repl(&cfg, &["--dry-run"]);
+    assert_eq!(code, 0, "{json:#}\n{err}");
+    let steps = pairs(&json)[0]["steps"].to_string();
+    for part in [
+        "zfs rename",
+        ".diverged-",
+        "zfs clone -o canmount=noauto",
+        "zfs promote",
+        "-I @s1 @s3",
+    ] {
+        assert!(steps.contains(part), "{part:?} missing in {steps}");
+    }
+    assert_eq!(snap_names(&lab.b, &target), ["s1", "only-on-b"]);
+
+    let (code, json, err) = lab.repl(&cfg, &[]);
+    assert_eq!(code, 0, "{json:#}\n{err}");
+    assert_eq!(statuses(&json), ["replicated"], "{json:#}");
+    let p = &pairs(&json)[0];
+    assert!(!p["steps"].to_string().contains("full"), "{p:#}");
+    let msg = p["message"].as_str().unwrap();
+    let (_, rest) = msg
+        .split_once("kept the diverged target as ")
+        .unwrap_or_else(|| panic!("{msg}"));
+    let aside = rest.split(';').next().unwrap().trim().to_owned();
+    assert!(
+        aside.starts_with(&format!("{target}.diverged-20")) && aside.ends_with('Z'),
+        "{aside}"
+    );
+
+    // The diverged state is kept: its snapshot, its files (also the unsnapshotted one).
+    assert_eq!(snap_names(&lab.b, &aside), ["only-on-b"]);
+    assert_eq!(prop(&lab.b, &aside, "origin"), format!("{target}@s1"));
+    if prop(&lab.b, &aside, "mounted") != "yes" {
+        lab.b.run_ok("zfs", &["mount", &aside]);
+    }
+    let mnt = prop(&lab.b, &aside, "mountpoint");
+    for f in ["f", "only-b", "after-snap"] {
+        assert!(
+            lab.b.run("test", &["-f", &format!("{mnt}/{f}")]).success(),
+            "{f} missing in {aside}"
+        );
+    }
+    // The target equals the source, snapshot GUIDs included: @s1 is the very snapshot it had
+    // (not re-sent), @s2 and @s3 arrived incrementally; the hold moved to @s3.
+    assert_eq!(snaps(&lab.b, &target), snaps(&lab.a, &lab.a.ds("data")));
+    assert_eq!(snaps(&lab.b, &target)[0].1, s1_guid);
+    assert_eq!(prop(&lab.b, &target, "origin"), "-");
+    assert_eq!(holds(&lab.b, &format!("{target}@s3")), ["zferry:b"]);
+    assert!(holds(&lab.b, &format!("{target}@s1")).is_empty());
+
+    // A second run has nothing to do.
+    let (code, json, _) = lab.repl(&cfg, &[]);
+    assert_eq!(code, 0, "{json:#}");
+    let st = statuses(&json);
+    assert!(st == ["up-to-date"] || st == ["unchanged"], "{json:#}");
+    assert_eq!(snap_names(&lab.b, &aside), ["only-on-b"]);
+}
+
+#[test]
+fn target_written_after_its_newest_snapshot_is_preserved_too() {
+    let lab = Lab::new("rw");
+    lab.a.setup("fs data\nwrite data/f 1M\nsnap data@s1");
+    let cfg = lab.config(&format!("{PUSH_AB}on-divergence = \"preserve\"\n"));
+    assert_eq!(lab.repl(&cfg, &[]).0, 0);
+    let target = lab.b.ds("data");
+    lab.a.setup("snap data@s2");
+    // No snapshot on the target, only a write: the receive refuses it as modified.
+    lab.b.run_ok("zfs", &["mount", &target]);
+    lab.b.setup("write data/stray 64K");
+    let (code, json, err) = lab.repl(&cfg, &[]);
+    assert_eq!(code, 0, "{json:#}\n{err}");
+    let p = &pairs(&json)[0];
+    assert_eq!(p["status"], "replicated", "{p:#}");
+    let msg = p["message"].as_str().unwrap();
+    let (_, rest) = msg
+        .split_once("kept the diverged target as ")
+        .unwrap_or_else(|| panic!("{msg}"));
+    let aside = rest.split(';').next().unwrap().trim().to_owned();
+    assert!(snap_names(&lab.b, &aside).is_empty());
+    let mnt = prop(&lab.b, &aside, "mountpoint");
+    assert!(
+        lab.b
+            .run("test", &["-f", &format!("{mnt}/stray")])
+            .success()
+    );
+    assert_eq!(snaps(&lab.b, &target), snaps(&lab.a, &lab.a.ds("data")));
+}
+
 #[test]
 fn empty_replacement_source_is_refused_even_with_force_full() {
     let lab = Lab::new("re");

@@ -4,7 +4,7 @@
 //! checked types, so nothing here can smuggle an option or a second command.
 
 use zferry_exec::CommandSpec;
-use zferry_repl::{CursorBookmark, Entry, HoldTag, ResumeToken, Step};
+use zferry_repl::{CursorBookmark, Entry, HoldTag, PreserveAction, ResumeToken, Step};
 use zferry_zfs::DatasetName;
 
 /// How the stream is produced.
@@ -103,6 +103,27 @@ pub fn holds(target: &DatasetName, snapshots: &[String]) -> CommandSpec {
         .args(snapshots.iter().map(|s| format!("{target}@{s}")))
 }
 
+/// The command of one step of keeping a diverged target aside (`on-divergence = preserve`).
+pub fn preserve(action: &PreserveAction) -> CommandSpec {
+    match action {
+        PreserveAction::RenameAside { from, to } => zfs("rename aside")
+            .arg("rename")
+            .arg(from.to_string())
+            .arg(to.to_string()),
+        PreserveAction::CloneCommon { origin, to } => zfs("clone common")
+            .args(["clone", "-o", "canmount=noauto"])
+            .arg(origin.to_string())
+            .arg(to.to_string()),
+        PreserveAction::Promote { dataset } => {
+            zfs("promote").arg("promote").arg(dataset.to_string())
+        }
+        PreserveAction::MoveChildBack { from, to } => zfs("move child back")
+            .args(["rename", "-u"])
+            .arg(from.to_string())
+            .arg(to.to_string()),
+    }
+}
+
 /// Snapshots (short names) that carry `tag`, from `zfs holds -H` output
 /// (`<dataset@snap>\t<tag>\t<date>`).
 pub fn parse_holds(stdout: &str, tag: &HoldTag) -> Vec<String> {
@@ -171,6 +192,39 @@ mod tests {
         assert_eq!(
             recv(&ds("p/t"), true).argv(),
             ["zfs", "recv", "-s", "-u", "-F", "p/t"]
+        );
+    }
+
+    #[test]
+    fn preserve_commands_match_their_display() {
+        let c = Entry::snapshot("s1", 1, 1, 1);
+        let common = zferry_repl::Common {
+            source: c.clone(),
+            target: c,
+        };
+        let p = zferry_repl::plan_preserve(
+            &ds("p/t"),
+            &common,
+            &[],
+            false,
+            "diverged-x",
+            |_| false,
+            &[ds("p/t/c")],
+        )
+        .unwrap();
+        for a in &p.actions {
+            assert_eq!(preserve(a).argv().join(" "), a.to_string());
+        }
+        assert_eq!(
+            preserve(&p.actions[1]).argv(),
+            [
+                "zfs",
+                "clone",
+                "-o",
+                "canmount=noauto",
+                "p/t.diverged-x@s1",
+                "p/t"
+            ]
         );
     }
 

@@ -13,8 +13,9 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use zferry_config::{OnDivergence, RawMode};
 use zferry_exec::{CommandSpec, Executor, RetryClass};
 use zferry_repl::{
-    CursorUpdate, Destruction, JobOptions, Outcome, ShrinkVerdict, SnapshotFilter, Step,
-    TargetState, check_empty_source, check_shrink, plan_fanout,
+    Common, CursorUpdate, Destruction, Entry, JobOptions, Outcome, PreservePlan, PreserveRefusal,
+    ShrinkVerdict, SnapshotFilter, Step, TargetPlan, TargetState, check_empty_source, check_shrink,
+    diverged_suffix, plan_fanout, plan_preserve,
 };
 use zferry_zfs::{CommandFailure, DatasetName, ZfsErrorKind};
 
@@ -317,6 +318,17 @@ impl<'h, 'c, 'j> Run<'h, 'c, 'j> {
     /// Plans and carries out one pair. `may_resume` is false on the single re-plan after a
     /// resume attempt, so a token that survives it is reported, never looped on.
     fn replicate(&mut self, pair: &Pair<'_>, may_resume: bool) -> PairReport {
+        self.replicate_planned(pair, may_resume, false)
+    }
+
+    /// [`Self::replicate`]; `modified`: a receive refused because the target was written
+    /// after its newest snapshot (only re-planned so when the job preserves divergence).
+    fn replicate_planned(
+        &mut self,
+        pair: &Pair<'_>,
+        may_resume: bool,
+        modified: bool,
+    ) -> PairReport {
         let job = self.job;
         let src_node = job.source.node.clone();
         let tgt_node = pair.target.at.node.clone();
@@ -333,7 +345,7 @@ impl<'h, 'c, 'j> Run<'h, 'c, 'j> {
                 id: pair.target.id.clone(),
                 entries: tgt.entries.clone(),
                 resume_token: resume_token.clone(),
-                modified: false,
+                modified,
             }],
             &JobOptions {
                 filter: SnapshotFilter::all(),
@@ -406,18 +418,13 @@ impl<'h, 'c, 'j> Run<'h, 'c, 'j> {
                     lines,
                 )
             }
-            other => {
-                let mut message = other.to_string();
-                if matches!(other, Outcome::Diverged { .. })
-                    && job.on_divergence == OnDivergence::Preserve
-                {
-                    message.push_str(
-                        "\n(on-divergence = preserve is not carried out automatically yet: \
-                         rename the target aside with `zfs rename`, then re-run)",
-                    );
+            Outcome::Preserve { .. } => {
+                if let Err(message) = self.guards(pair, &src_row, tgt_row.as_ref()) {
+                    return self.report(pair, PairStatus::NeedsAdmin, message);
                 }
-                self.report(pair, PairStatus::NeedsAdmin, message)
+                self.preserve_and_send(pair, &plan, flags, &tgt.held)
             }
+            other => self.report(pair, PairStatus::NeedsAdmin, other.to_string()),
         }
     }
 
@@ -495,6 +502,17 @@ impl<'h, 'c, 'j> Run<'h, 'c, 'j> {
                     tracing::info!(source = %pair.source, target = %pair.target_ds, step = %step,
                         bytes = done.bytes, secs = done.duration.as_secs_f64(), "step done");
                 }
+                Err(e)
+                    if i == 0
+                        && !force
+                        && self.job.on_divergence == OnDivergence::Preserve
+                        && e.kind() == Some(ZfsErrorKind::ReceiveDestinationModified) =>
+                {
+                    tracing::warn!(job = self.job.name, target = %pair.target_ds,
+                        node = pair.target.at.node,
+                        "the target was written after its newest snapshot; on-divergence = preserve");
+                    return self.replicate_planned(pair, false, true);
+                }
                 Err(e) => return self.transfer_failed(pair, &e, i, steps.len()),
             }
         }
@@ -511,6 +529,119 @@ impl<'h, 'c, 'j> Run<'h, 'c, 'j> {
         );
         r.common = end;
         r
+    }
+
+    /// `on-divergence = preserve`: keep the target aside, then send the planned steps.
+    fn preserve_and_send(
+        &mut self,
+        pair: &Pair<'_>,
+        plan: &TargetPlan,
+        flags: SendFlags,
+        held: &[String],
+    ) -> PairReport {
+        let Outcome::Preserve {
+            common,
+            target_only,
+            modified,
+            steps,
+        } = &plan.outcome
+        else {
+            unreachable!("called for Outcome::Preserve only")
+        };
+        let preserve = match self.preserve_plan(pair, common, target_only, *modified) {
+            Ok(p) => p,
+            Err(refusal) => {
+                let message = format!("{}\n{refusal}", plan.outcome);
+                return self.report(pair, PairStatus::NeedsAdmin, message);
+            }
+        };
+        let mut lines = vec![preserve.to_string()];
+        lines.extend(
+            preserve
+                .actions
+                .iter()
+                .map(|a| format!("{a} ({})", a.reason())),
+        );
+        lines.extend(steps.iter().map(ToString::to_string));
+        if self.opts.dry_run {
+            return self.report(pair, PairStatus::WouldSend { steps: lines }, String::new());
+        }
+        if let Err(report) = self.keep_aside(pair, &preserve) {
+            return *report;
+        }
+        // The target snapshots after the common one are on the aside dataset now.
+        let held: Vec<String> = held
+            .iter()
+            .filter(|h| !target_only.iter().any(|t| t.name == **h))
+            .cloned()
+            .collect();
+        let mut report = self.send(
+            pair,
+            steps,
+            &Destruction::None,
+            flags,
+            plan.cursor.as_ref(),
+            &held,
+            lines,
+        );
+        let kept = format!("kept the diverged target as {}", preserve.aside);
+        report.message = if report.message.is_empty() {
+            kept
+        } else {
+            format!("{kept}; then: {}", report.message)
+        };
+        report
+    }
+
+    /// Names the aside dataset (`<ds>.diverged-<UTC now>`) and plans keeping the target there.
+    fn preserve_plan(
+        &self,
+        pair: &Pair<'_>,
+        common: &Common,
+        target_only: &[Entry],
+        modified: bool,
+    ) -> Result<PreservePlan, PreserveRefusal> {
+        let listed = self.datasets.get(&pair.target.at.node);
+        let children: Vec<DatasetName> = listed
+            .into_iter()
+            .flat_map(BTreeMap::keys)
+            .filter(|d| d.parent().as_ref() == Some(&pair.target_ds))
+            .cloned()
+            .collect();
+        let now = i64::try_from(now()).unwrap_or(i64::MAX);
+        plan_preserve(
+            &pair.target_ds,
+            common,
+            target_only,
+            modified,
+            &diverged_suffix(now),
+            |d| listed.is_some_and(|l| l.contains_key(d)),
+            &children,
+        )
+    }
+
+    /// Carries out the preserve steps on the target, each logged with its reason; stops at
+    /// the first failure and reports where the data is and what to run.
+    fn keep_aside(&mut self, pair: &Pair<'_>, plan: &PreservePlan) -> Result<(), Box<PairReport>> {
+        let node = pair.target.at.node.clone();
+        let tgt = self
+            .exec(&node)
+            .map_err(|(m, _)| Box::new(self.report(pair, PairStatus::Failed, m)))?;
+        tracing::warn!(job = self.job.name, target = %pair.target_ds, node, plan = %plan,
+            "preserving the diverged target");
+        for (i, action) in plan.actions.iter().enumerate() {
+            tracing::warn!(job = self.job.name, node, action = %action, reason = action.reason(),
+                "preserve step");
+            if let Err((m, _)) = run_cmd(tgt.as_ref(), &argv::preserve(action), false) {
+                let message = format!(
+                    "{}\npreserving the diverged target failed on {node} at `{action}`: {m}\n{}",
+                    plan,
+                    plan.state_after_failure(i)
+                );
+                return Err(Box::new(self.report(pair, PairStatus::NeedsAdmin, message)));
+            }
+        }
+        Ok(())
     }
 
     fn transfer_failed(

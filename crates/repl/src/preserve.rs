@@ -51,10 +51,7 @@ fn utc_stamp(unix_seconds: i64) -> String {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PreserveAction {
     /// `zfs rename <from> <to>`.
-    RenameAside {
-        from: DatasetName,
-        to: DatasetName,
-    },
+    RenameAside { from: DatasetName, to: DatasetName },
     /// `zfs clone -o canmount=noauto <origin> <to>`: `to` starts as exactly the common
     /// snapshot, unmounted.
     CloneCommon {
@@ -65,10 +62,7 @@ pub enum PreserveAction {
     Promote { dataset: DatasetName },
     /// `zfs rename -u <from> <to>`: a child dataset of the target moves back below the
     /// re-created target (the rename in step 1 took the whole subtree along).
-    MoveChildBack {
-        from: DatasetName,
-        to: DatasetName,
-    },
+    MoveChildBack { from: DatasetName, to: DatasetName },
 }
 
 impl PreserveAction {
@@ -138,6 +132,41 @@ impl fmt::Display for PreservePlan {
                 ""
             }
         )
+    }
+}
+
+impl PreservePlan {
+    /// The target's state when `actions[failed]` failed (the ones before it succeeded), and
+    /// what resolves it; for the report of a preserve that stopped midway.
+    pub fn state_after_failure(&self, failed: usize) -> String {
+        let (ds, aside) = (&self.target, &self.aside);
+        let common = &self.common.target.name;
+        let pending: Vec<String> = self
+            .actions
+            .iter()
+            .skip(failed)
+            .map(ToString::to_string)
+            .collect();
+        let finish = format!("to finish by hand run: {}; then re-run", pending.join("; "));
+        match self.actions.get(failed) {
+            None => "every preserve step succeeded".to_owned(),
+            Some(PreserveAction::RenameAside { .. }) => format!(
+                "nothing was changed: {ds} is as it was (diverged). Resolve the cause, then \
+                 re-run"
+            ),
+            Some(PreserveAction::CloneCommon { .. }) => format!(
+                "{ds} was renamed to {aside}, which holds all its data; {ds} does not exist now. \
+                 To undo: `zfs rename {aside} {ds}`; {finish}"
+            ),
+            Some(PreserveAction::Promote { .. }) => format!(
+                "{aside} holds the diverged data; {ds} is a clone of {aside}@{common} and still \
+                 depends on it. {finish}"
+            ),
+            Some(PreserveAction::MoveChildBack { from, .. }) => format!(
+                "{ds} is re-created at @{common} and owns its snapshots, {aside} holds the \
+                 diverged data; child datasets from {from} on are still below {aside}. {finish}"
+            ),
+        }
     }
 }
 
@@ -302,6 +331,36 @@ mod tests {
             "{text}"
         );
         assert!(p.actions.iter().all(|a| !a.reason().is_empty()));
+    }
+
+    #[test]
+    fn a_failure_midway_says_where_the_data_is_and_what_to_run() {
+        let p = plan_preserve(
+            &ds("tank/nfs"),
+            &common("s1"),
+            &[],
+            true,
+            "diverged-x",
+            |_| false,
+            &[ds("tank/nfs/a")],
+        )
+        .unwrap();
+        let expect = [
+            (0, "nothing was changed"),
+            (1, "zfs rename tank/nfs.diverged-x tank/nfs"),
+            (2, "is a clone of tank/nfs.diverged-x@s1"),
+            (3, "zfs rename -u tank/nfs.diverged-x/a tank/nfs/a"),
+            (4, "every preserve step succeeded"),
+        ];
+        for (failed, part) in expect {
+            let text = p.state_after_failure(failed);
+            assert!(text.contains(part), "{failed}: {text}");
+        }
+        assert!(
+            p.state_after_failure(1).contains(
+                "zfs clone -o canmount=noauto tank/nfs.diverged-x@s1 tank/nfs; zfs promote"
+            )
+        );
     }
 
     #[test]
