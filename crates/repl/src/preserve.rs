@@ -41,10 +41,37 @@ pub fn diverged_epoch_suffix(epoch: u64, unix_seconds: i64) -> String {
     format!("diverged-e{epoch}-{}", utc_stamp(unix_seconds))
 }
 
-/// `YYYYMMDDTHHMMSSZ` in UTC.
+/// `YYYYMMDDTHHMMSSZ` in UTC (proleptic Gregorian calendar).
 fn utc_stamp(unix_seconds: i64) -> String {
-    let ts = jiff::Timestamp::from_second(unix_seconds).unwrap_or(jiff::Timestamp::UNIX_EPOCH);
-    ts.strftime("%Y%m%dT%H%M%SZ").to_string()
+    let days = unix_seconds.div_euclid(86_400);
+    let secs = unix_seconds.rem_euclid(86_400);
+    let (y, m, d) = civil_from_days(days);
+    format!(
+        "{y:04}{m:02}{d:02}T{:02}{:02}{:02}Z",
+        secs / 3600,
+        secs / 60 % 60,
+        secs % 60
+    )
+}
+
+/// Year, month, day of a day count since 1970-01-01, counting in 400-year eras that start
+/// on March 1st (so the leap day is the era-year's last day).
+fn civil_from_days(days: i64) -> (i64, i64, i64) {
+    let shifted = days + 719_468; // days from 0000-03-01 to 1970-01-01
+    let era = shifted.div_euclid(146_097);
+    let day_of_era = shifted.rem_euclid(146_097);
+    let year_of_era =
+        (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
+    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
+    let month_from_march = (5 * day_of_year + 2) / 153;
+    let day = day_of_year - (153 * month_from_march + 2) / 5 + 1;
+    let month = if month_from_march < 10 {
+        month_from_march + 3
+    } else {
+        month_from_march - 9
+    };
+    let year = year_of_era + era * 400 + i64::from(month <= 2);
+    (year, month, day)
 }
 
 /// One ZFS operation of a preserve plan, each with the reason it is needed.
@@ -288,6 +315,20 @@ mod tests {
         Common {
             source: e.clone(),
             target: e,
+        }
+    }
+
+    #[test]
+    fn utc_stamps_across_calendar_edges() {
+        for (secs, stamp) in [
+            (0, "19700101T000000Z"),
+            (951_782_400, "20000229T000000Z"), // leap day of a 400-year leap year
+            (4_107_542_399, "21000228T235959Z"), // 2100 is not a leap year
+            (4_107_542_400, "21000301T000000Z"),
+            (1_767_225_599, "20251231T235959Z"),
+            (-1, "19691231T235959Z"),
+        ] {
+            assert_eq!(utc_stamp(secs), stamp, "{secs}");
         }
     }
 
