@@ -1,11 +1,13 @@
 //! `zferry repl run` on real OpenZFS with three pools standing for nodes A, B and C; B and C
 //! are reached through the guest's real sshd on loopback, A is local.
 //!
-//! Covered: initial + incremental; B <- A -> C fan-out, then failover B -> A -> C where C
+//! Covered: initial + incremental; a pull job run on the target node, reading the source
+//! over ssh, with its cursor bookmark on the source; B <- A -> C fan-out, then failover B -> A -> C where C
 //! continues incrementally; the source prunes the last common snapshot and the next send is
 //! incremental from the cursor bookmark; `kill -9` mid-stream then resume with matching
 //! data; a stale resume token recovered once; diverged target refused with nothing
-//! destroyed; empty replacement source refused even with --force-full; names with spaces
+//! destroyed; `on-divergence = "preserve"` keeping a diverged target (snapshots and
+//! writes, or writes only) aside and continuing incrementally; empty replacement source refused even with --force-full; names with spaces
 //! over ssh and hostile names refused by the config; a held pool lock refuses a second run.
 
 #![allow(clippy::unwrap_used)] // test code: a panic is the failure report
@@ -252,6 +254,62 @@ targets = [{ node = "a", dataset = "{A}/data" }, { node = "c", dataset = "{C}/da
     let b_snaps = snaps(&lab.b, &lab.b.ds("data"));
     assert_eq!(snaps(&lab.a, &lab.a.ds("data")), b_snaps);
     assert_eq!(snaps(&lab.c, &lab.c.ds("data")), b_snaps);
+}
+
+#[test]
+fn pull_mode_runs_on_the_target_and_reads_the_source_over_ssh() {
+    let lab = Lab::new("ru");
+    lab.b
+        .setup("fs data\nwrite data/f 2M\nsnap data@s1\nwrite data/g 1M\nsnap data@s2");
+    // This node (a) is the target and initiates; the source is node b, reached over ssh.
+    let cfg = lab.config(
+        r#"
+[jobs.pull]
+mode = "pull"
+source = { node = "b", dataset = "{B}/data" }
+targets = [{ node = "a", dataset = "{A}/data" }]
+"#,
+    );
+    // The source node initiates nothing in a pull job.
+    let (code, json, _) = lab.repl(&cfg, &["--node", "b"]);
+    assert_eq!(code, 0, "{json:#}");
+    assert!(pairs(&json).is_empty(), "{json:#}");
+
+    let (code, json, err) = lab.repl(&cfg, &[]);
+    assert_eq!(code, 0, "{json:#}\n{err}");
+    assert_eq!(statuses(&json), ["replicated"], "{json:#}");
+    let p = &pairs(&json)[0];
+    assert!(
+        p["source"].as_str().unwrap().starts_with("b:")
+            && p["target"].as_str().unwrap().starts_with("a:"),
+        "{p:#}"
+    );
+    let steps = p["steps"].to_string();
+    assert!(
+        steps.contains("full @s1") && steps.contains("@s2"),
+        "{steps}"
+    );
+    let (src, tgt) = (lab.b.ds("data"), lab.a.ds("data"));
+    assert_eq!(snaps(&lab.a, &tgt), snaps(&lab.b, &src));
+    let marks = bookmarks(&lab.b, &src);
+    assert_eq!(marks.len(), 1, "{marks:?}");
+    assert!(marks[0].starts_with("zferry_v1_a_"), "{marks:?}");
+    assert_eq!(holds(&lab.a, &format!("{tgt}@s2")), ["zferry:a"]);
+
+    // Incremental: one -I range from the common snapshot; the cursor moves with it.
+    lab.b.setup("write data/h 1M\nsnap data@s3\nsnap data@s4");
+    let (code, json, err) = lab.repl(&cfg, &[]);
+    assert_eq!(code, 0, "{json:#}\n{err}");
+    let steps = pairs(&json)[0]["steps"].to_string();
+    assert!(
+        steps.contains("-I @s2 @s4") && !steps.contains("full"),
+        "{steps}"
+    );
+    assert_eq!(snaps(&lab.a, &tgt), snaps(&lab.b, &src));
+    let marks = bookmarks(&lab.b, &src);
+    let s4_guid = &snaps(&lab.b, &src)[3].1;
+    let s4_hex = format!("{:016x}", s4_guid.parse::<u64>().unwrap());
+    assert_eq!(marks, [format!("zferry_v1_a_{s4_hex}")]);
 }
 
 #[test]
