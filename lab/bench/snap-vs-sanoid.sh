@@ -25,9 +25,15 @@
 # extra fork+exec per zfs call, small beside a zfs call that waits for a txg); "time" runs it
 # without the wrapper. The ratio is reported per mode.
 #
+# zferry runs twice from the same start: "zferrycold" with no snapshot cache (first run on a
+# node, or the daily full listing: `zfs list` with creation and userrefs), and "zferry" in
+# the steady state of a timer-driven node, whose cache a previous run left (here: an untimed
+# `snap run --dry-run` on the same start state fills it; the timed run then lists the pool
+# with the fast columns name,guid,createtxg only).
+#
 # Env: N (datasets, 200), RUNS (rounds, 1), POOL (bzsv), ZFERRY (release binary),
-# BENCH_DIR (/var/tmp/bench-snap-vs-sanoid), TOOLS ("zferry sanoid"), MODES ("count"),
-# OUT_COPY (a directory shared with the host to keep the outputs in).
+# BENCH_DIR (/var/tmp/bench-snap-vs-sanoid), TOOLS ("zferrycold zferry sanoid"),
+# MODES ("count"), OUT_COPY (a directory shared with the host to keep the outputs in).
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -138,7 +144,15 @@ timed() {
     echo "$(ms_between "$a" "$b") $(grep -c '^zfs ' "$DIR/out/$tag.calls" || true) $(grep -c '^zpool ' "$DIR/out/$tag.calls" || true)"
 }
 
-run_zferry() { timed "$1" "$2" "$ZFERRY" --config "$DIR/zferry.toml" snap run --json; }
+run_zferrycold() {
+    rm -rf "$DIR/zferry-state/snap"
+    timed "$1" "$2" "$ZFERRY" --config "$DIR/zferry.toml" snap run --json
+}
+run_zferry() {
+    rm -rf "$DIR/zferry-state/snap"
+    "$ZFERRY" --config "$DIR/zferry.toml" snap run --dry-run --json > "$DIR/out/$1.warmup" 2>&1
+    timed "$1" "$2" "$ZFERRY" --config "$DIR/zferry.toml" snap run --json
+}
 run_sanoid() {
     rm -f "$DIR/sanoid-cache/snapshots.txt"
     timed "$1" "$2" sanoid --configdir "$DIR/sanoid-conf" --cache-dir "$DIR/sanoid-cache" \
@@ -152,14 +166,14 @@ for r in $(seq 1 "$RUNS"); do
         c=0
         [ "$mode" = count ] && c=1
         line=""
-        for t in ${TOOLS:-zferry sanoid}; do
+        for t in ${TOOLS:-zferrycold zferry sanoid}; do
             [ "$first" = 1 ] || rewind
             first=0
             tag="$t$r-$mode"
             "run_$t" "$tag" "$c" > "$DIR/out/t"
             read -r ms zc pc < "$DIR/out/t"
             extra=""
-            if [ "$t" = zferry ]; then
+            if [ "$t" != sanoid ]; then
                 extra=" (self-reported $(grep -o '"zfs_processes": *[0-9]*' "$DIR/out/$tag.stdout" | grep -o '[0-9]*$' || echo '?'))"
             fi
             if [ "$mode" = count ]; then
@@ -170,22 +184,23 @@ for r in $(seq 1 "$RUNS"); do
             fi
             summary "$tag"
             [ -s "$DIR/out/$tag.stderr" ] && { echo "    $t stderr:"; head -5 "$DIR/out/$tag.stderr" | sed 's/^/      /'; }
-            line="$line $ms $zc"
+            line="$line $t $ms $zc"
         done
-        if [ "${TOOLS:-zferry sanoid}" = "zferry sanoid" ]; then
-            if cmp -s "$DIR/out/zferry$r-$mode.kept" "$DIR/out/sanoid$r-$mode.kept"; then
-                echo "    surviving old snapshots: identical sets ($(wc -l < "$DIR/out/zferry$r-$mode.kept"))"
+        for t in ${TOOLS:-zferrycold zferry sanoid}; do
+            [ "$t" = sanoid ] || [ ! -e "$DIR/out/sanoid$r-$mode.kept" ] && continue
+            if cmp -s "$DIR/out/$t$r-$mode.kept" "$DIR/out/sanoid$r-$mode.kept"; then
+                echo "    surviving old snapshots, $t vs sanoid: identical sets ($(wc -l < "$DIR/out/$t$r-$mode.kept"))"
             else
-                echo "    surviving old snapshots: DIFFER"
+                echo "    surviving old snapshots, $t vs sanoid: DIFFER"
             fi
-            results+=("$mode$line")
-        fi
+        done
+        results+=("$mode$line")
     done
 done
 
 echo "--- summary (pool $POOL, $((N + 1)) datasets, $snaps snapshots, $RUNS round(s)) ---"
-printf '%s\n' "${results[@]}" | awk '{ printf "%s: zferry %d ms (%d zfs), sanoid %d ms (%d zfs), ratio %.1fx\n", $1, $2, $3, $4, $5, $4 / $2 }'
-for m in ${MODES:-count}; do
-    printf '%s\n' "${results[@]}" | awk -v m="$m" '$1 == m { print $4 / $2 }' | sort -n |
-        awk -v m="$m" '{ v[NR] = $1 } END { if (NR) printf "median ratio sanoid/zferry (%s): %.1fx over %d round(s)\n", m, v[int((NR + 1) / 2)], NR }'
-done
+# Each result: "<mode> <tool> <ms> <zfs> <tool> <ms> <zfs> …"; ratios are sanoid's time over each zferry's.
+printf '%s\n' "${results[@]}" | awk '{ s = 0; for (i = 2; i < NF; i += 3) if ($i == "sanoid") s = $(i + 1)
+    printf "%s:", $1
+    for (i = 2; i < NF; i += 3) { printf " %s %d ms (%d zfs)", $i, $(i + 1), $(i + 2); if ($i != "sanoid" && s) printf " = sanoid/%.1f", s / $(i + 1) }
+    printf "\n" }'

@@ -197,6 +197,12 @@ fn two_periods_due_with_pruning_cost_at_most_three_zfs_processes_per_pool() {
         }
     }
     assert_eq!(report["zfs_processes"], 6, "{stdout}");
+    // The first run's programs taught the cache every creation time: the second run's
+    // listings were the fast ones, with nothing left to fetch.
+    for read in report["reads"].as_array().unwrap() {
+        assert_eq!(read["mode"]["fast"]["fetched"], 0, "{read}");
+        assert_eq!(read["processes"], 1, "{read}");
+    }
 }
 
 #[test]

@@ -12,8 +12,9 @@
 //! daily due and pruning to do thus costs one `zfs list` and two programs per pool.
 //!
 //! Destroys run only after every create of the run succeeded: they ride in the last round's
-//! program, after its creates, and a refused destroy (a hold, a clone) refuses the destroy
-//! batch, never the creates. Every destroy is logged with its reason before the program that
+//! program, after its creates. A held snapshot is kept and reported (`held`), whatever the
+//! plan said; a refused destroy (a clone depends on it) refuses the destroy batch, never the
+//! creates. Every destroy is logged with its reason before the program that
 //! carries it starts. A dry run checks everything with one `zfs program -n` (the program's
 //! check-only mode: `-n` refuses `zfs.sync.*`) and changes nothing.
 
@@ -24,7 +25,7 @@ use serde::Serialize;
 use zferry_exec::{CommandSpec, Executor, Output};
 use zferry_zfs::{CommandFailure, DatasetName, PoolName, SnapshotName, ZfsError, ZfsErrorKind};
 
-use crate::lua::{self, Batch, Limits, Mode, OpFailure, PropSet, ResultError};
+use crate::lua::{self, Batch, Created, Held, Limits, Mode, OpFailure, PropSet, ResultError};
 use crate::model::{Destroy, Plan};
 use crate::progress::{NoProgress, Progress, Step};
 
@@ -75,6 +76,12 @@ pub struct PoolReport {
     pub destroyed: Vec<SnapshotName>,
     /// Destroys skipped because the snapshot was already gone.
     pub missing: Vec<String>,
+    /// Destroys skipped because the snapshot has user holds (checked by the program in the
+    /// transaction that destroys).
+    pub held: Vec<Held>,
+    /// guid and creation of the snapshots the programs created, for the creation-time cache.
+    #[serde(skip)]
+    pub learned: Vec<Created>,
     pub properties_set: usize,
     /// Transaction groups used for creates (rounds, see the module docs).
     pub create_rounds: usize,
@@ -92,8 +99,13 @@ impl PoolReport {
         } else {
             ("created", "destroyed")
         };
+        let held = if self.held.is_empty() {
+            String::new()
+        } else {
+            format!(", {} kept (held)", self.held.len())
+        };
         format!(
-            "{} snapshots {made}, {} {gone}, {} zfs processes after the listing, {:.1}s",
+            "{} snapshots {made}, {} {gone}{held}, {} zfs processes after the listing, {:.1}s",
             self.created.len(),
             self.destroyed.len(),
             self.processes,
@@ -263,6 +275,8 @@ pub fn execute_pool(
             created: Vec::new(),
             destroyed: Vec::new(),
             missing: Vec::new(),
+            held: Vec::new(),
+            learned: Vec::new(),
             properties_set: 0,
             create_rounds: 0,
             processes: 0,
@@ -519,6 +533,7 @@ impl PoolRun<'_> {
                 Ran::Result(r) => r,
             };
             self.check_creates(&result, k == 0)?;
+            self.report.learned.extend(result.created.iter().cloned());
             if k == 0 {
                 self.report.properties_set = work.props.len();
             }
@@ -574,6 +589,11 @@ impl PoolRun<'_> {
             });
         };
         self.report.missing.extend(r.missing.iter().cloned());
+        for h in &r.held {
+            tracing::info!(pool = %self.report.pool, snapshot = %h.name, holds = h.holds,
+                "kept: the snapshot has user holds");
+        }
+        self.report.held.extend(r.held.iter().cloned());
         if !r.ok {
             let (pool, failures) = (self.pool(), r.failures);
             return Err(if r.applied {
@@ -594,6 +614,7 @@ impl PoolRun<'_> {
             doomed
                 .iter()
                 .filter(|n| !r.missing.iter().any(|m| m == n.as_str()))
+                .filter(|n| !r.held.iter().any(|h| h.name == n.as_str()))
                 .cloned(),
         );
         Ok(())

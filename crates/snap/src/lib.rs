@@ -6,8 +6,9 @@
 //! - planning (pure, `now` injected): [`naming`] (sanoid-compatible names), [`schedule`]
 //!   (sanoid's preferred times in civil time, DST-safe), [`planner`] (which snapshots are
 //!   due, which may be pruned, each with its reason).
-//! - execution (thin): one `zfs list` per pool in ([`state`]), one `zfs program` per pool
-//!   out ([`lua`], [`execute`]), with a plain `zfs snapshot`/`zfs destroy` fallback.
+//! - execution (thin): one fast `zfs list` per pool in ([`state`], with creation times and
+//!   holds remembered by guid in [`snap_cache`]), one `zfs program` per pool and round out
+//!   ([`lua`], [`execute`]), with a plain `zfs snapshot`/`zfs destroy` fallback.
 //! - [`guest`]: running-guest mode (Proxmox): only running guests get policy snapshots, a
 //!   stopping guest gets `label:running=stopped` and one final `_stopped` snapshot.
 //! - [`hooks`]: pre/post snapshot commands.
@@ -27,4 +28,7 @@ pub mod restore;
 pub mod run;
 pub mod sanoid_import;
 pub mod schedule;
+pub mod snap_cache;
 pub mod state;
+#[cfg(test)]
+mod test_support;

@@ -11,7 +11,8 @@
 //! list and changes nothing (destroys included). It then checks the destroys the same way,
 //! separately: a destroy that cannot be done refuses the destroy batch, never the creates.
 //! Phase 2 sets the properties, creates the snapshots and, only when every create succeeded
-//! and no destroy was refused, destroys, all in the same transaction group. In `check` mode
+//! and no destroy was refused, destroys, all in the same transaction group. Held snapshots
+//! are never destroyed: they are reported as kept. In `check` mode
 //! the program stops after phase 1, which is what a dry run (`zfs program -n`) runs: `-n`
 //! refuses any call into `zfs.sync.*`.
 
@@ -20,7 +21,7 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 use serde_json::Value;
 use zferry_exec::CommandSpec;
-use zferry_zfs::{DatasetName, PoolName, SnapshotName};
+use zferry_zfs::{DatasetName, Guid, PoolName, SnapshotName};
 
 /// Creates snapshots, sets properties and destroys snapshots: creates all or nothing, then
 /// destroys all or nothing, destroys only after every create succeeded.
@@ -28,8 +29,12 @@ use zferry_zfs::{DatasetName, PoolName, SnapshotName};
 /// `argv`: `mode nsnap snap… nprop (dataset property value)… ncheck name… ndestroy snap…`
 /// where the `check` list holds snapshots a later program of the same run will create
 /// (checked, not created: ZFS takes at most one snapshot of a dataset per transaction group).
-/// Destroys of snapshots that no longer exist are reported as `missing`, not as failures.
-/// The result carries a `destroy` table only when destroys were asked for and reached.
+/// Destroys of snapshots that no longer exist are reported as `missing`, not as failures;
+/// snapshots with user holds (`userrefs` > 0, read in the same transaction) are kept and
+/// reported as `held`, so a hold placed after the state was read still protects. The result
+/// carries a `destroy` table only when destroys were asked for and reached, and, after an
+/// apply, the `guid` and `creation` of every snapshot created (the creation-time cache
+/// learns them without another read).
 pub const RUN_PROGRAM: &str = r#"-- zferry run: check everything, then create, then destroy (one txg)
 local argv = (...)["argv"]
 local mode = argv[1]
@@ -89,20 +94,25 @@ if #failures > 0 then
   return {ok = false, phase = "check", failures = failures}
 end
 
-local gone, missing, refused = {}, {}, {}
+local gone, missing, refused, held = {}, {}, {}, {}
 for _, s in ipairs(doomed) do
-  if zfs.exists(s) then
-    gone[#gone + 1] = s
-    local e = zfs.check.destroy(s)
-    if e ~= 0 then refused[#refused + 1] = {op = "destroy", name = s, err = e} end
-  else
+  if not zfs.exists(s) then
     missing[#missing + 1] = s
+  else
+    local refs = zfs.get_prop(s, "userrefs")
+    if refs ~= nil and refs > 0 then
+      held[#held + 1] = {name = s, holds = refs}
+    else
+      gone[#gone + 1] = s
+      local e = zfs.check.destroy(s)
+      if e ~= 0 then refused[#refused + 1] = {op = "destroy", name = s, err = e} end
+    end
   end
 end
 local destroy = nil
 if #doomed > 0 then
   destroy = {ok = #refused == 0, phase = "check", destroyed = 0, missing = missing,
-             failures = refused}
+             held = held, failures = refused}
 end
 if mode ~= "apply" then
   return {ok = true, phase = "check", snapshots = #snaps, properties = nprop,
@@ -122,6 +132,11 @@ if #failures > 0 then
   return {ok = false, phase = "apply", snapshots = #snaps, properties = nprop,
           failures = failures}
 end
+local made = {}
+for _, s in ipairs(snaps) do
+  made[#made + 1] = {name = s, guid = zfs.get_prop(s, "guid"),
+                     creation = zfs.get_prop(s, "creation")}
+end
 if destroy ~= nil and destroy.ok then
   local dfail = {}
   for _, s in ipairs(gone) do
@@ -129,10 +144,10 @@ if destroy ~= nil and destroy.ok then
     if e ~= 0 then dfail[#dfail + 1] = {op = "destroy", name = s, err = e} end
   end
   destroy = {ok = #dfail == 0, phase = "apply", destroyed = #gone, missing = missing,
-             failures = dfail}
+             held = held, failures = dfail}
 end
 return {ok = true, phase = "apply", snapshots = #snaps, properties = nprop,
-        failures = failures, destroy = destroy}
+        failures = failures, destroy = destroy, created = made}
 "#;
 
 /// Whether a program only checks (dry run, `-n`) or also applies.
@@ -280,6 +295,23 @@ pub struct ProgramResult {
     pub unsupported: Option<String>,
     /// The destroy batch, when destroys were asked for and the creates' checks passed.
     pub destroy: Option<DestroyResult>,
+    /// Identity and creation time of each snapshot created (after an apply).
+    pub created: Vec<Created>,
+}
+
+/// A snapshot the program created.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Created {
+    pub name: String,
+    pub guid: Guid,
+    pub creation: i64,
+}
+
+/// A snapshot the program kept because it has user holds.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Held {
+    pub name: String,
+    pub holds: u64,
 }
 
 /// What became of the destroy batch.
@@ -292,6 +324,8 @@ pub struct DestroyResult {
     pub failures: Vec<OpFailure>,
     /// Snapshots already gone (not a failure).
     pub missing: Vec<String>,
+    /// Snapshots kept because they have user holds (not a failure).
+    pub held: Vec<Held>,
 }
 
 /// `zfs program -j` printed something this parser does not understand.
@@ -327,11 +361,26 @@ pub fn parse_result(stdout: &str) -> Result<ProgramResult, ResultError> {
                 })
                 .collect::<Result<Vec<_>, &str>>()
                 .map_err(bad)?;
+            let held = lua_array(d.get("held"))
+                .map_err(|e| bad(&e))?
+                .into_iter()
+                .map(|h| {
+                    Ok(Held {
+                        name: text_field(h, "name")?,
+                        holds: h
+                            .get("holds")
+                            .and_then(Value::as_u64)
+                            .ok_or("held entry without holds")?,
+                    })
+                })
+                .collect::<Result<Vec<_>, &str>>()
+                .map_err(bad)?;
             Some(DestroyResult {
                 ok,
                 applied,
                 failures,
                 missing,
+                held,
             })
         }
     };
@@ -344,7 +393,35 @@ pub fn parse_result(stdout: &str) -> Result<ProgramResult, ResultError> {
             .and_then(Value::as_str)
             .map(str::to_owned),
         destroy,
+        created: created(r.get("created")).map_err(|e| bad(&e))?,
     })
+}
+
+/// The `created` table: names with guid and creation. Lua integers are signed 64-bit, so a
+/// guid above `i64::MAX` arrives negative and is read back as its two's complement.
+fn created(v: Option<&Value>) -> Result<Vec<Created>, String> {
+    lua_array(v)?
+        .into_iter()
+        .map(|c| {
+            let number = |k: &str| {
+                c.get(k)
+                    .and_then(Value::as_i64)
+                    .ok_or(format!("created entry without numeric {k}"))
+            };
+            Ok(Created {
+                name: text_field(c, "name").map_err(str::to_owned)?,
+                guid: Guid(number("guid")?.cast_unsigned()),
+                creation: number("creation")?,
+            })
+        })
+        .collect()
+}
+
+fn text_field(v: &Value, key: &str) -> Result<String, &'static str> {
+    v.get(key)
+        .and_then(Value::as_str)
+        .map(str::to_owned)
+        .ok_or("entry without a name")
 }
 
 /// `ok`, `phase` (applied or not) and `failures` of a result table.

@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 use zferry_config::Period;
-use zferry_zfs::{DatasetName, Guid, ObjectType, SnapshotName, Txg};
+use zferry_zfs::{DatasetName, Guid, SnapshotName, Txg};
 
 /// One snapshot as the planner sees it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -12,17 +12,18 @@ pub struct SnapInfo {
     pub name: SnapshotName,
     pub guid: Guid,
     pub createtxg: Txg,
-    /// Creation time, seconds since the Unix epoch (UTC).
-    pub creation: i64,
-    /// Number of user holds (`userrefs`); a held snapshot is never pruned.
-    pub holds: u64,
+    /// Creation time, seconds since the Unix epoch (UTC). `None` when not read: a fast state
+    /// read (see [`crate::state`]) learns it only for snapshots the policy names.
+    pub creation: Option<i64>,
+    /// Number of user holds (`userrefs`); a held snapshot is never pruned. `None` when not
+    /// read: the channel program that destroys checks holds itself and keeps held snapshots.
+    pub holds: Option<u64>,
 }
 
 /// One filesystem or volume and its snapshots, as read by one `zfs list` per pool.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct DatasetState {
     pub name: DatasetName,
-    pub kind: ObjectType,
     /// Sorted by `createtxg`, oldest first.
     pub snapshots: Vec<SnapInfo>,
     /// User properties that were asked for (e.g. `label:running`); `None` when unset.

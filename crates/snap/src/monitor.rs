@@ -262,18 +262,20 @@ pub fn monitor_snapshots(
         let mut newest: BTreeMap<Period, (&SnapshotName, i64)> = BTreeMap::new();
         let mut latest: Option<(SnapKind, i64)> = None;
         for s in &t.state.snapshots {
-            let Some(SnapName { kind, .. }) =
-                SnapName::parse_with_prefix(s.name.snapshot_part(), prefix)
-            else {
+            // The monitor reads the full listing, which always carries `creation`.
+            let (Some(SnapName { kind, .. }), Some(created)) = (
+                SnapName::parse_with_prefix(s.name.snapshot_part(), prefix),
+                s.creation,
+            ) else {
                 continue;
             };
-            if latest.is_none_or(|(_, c)| s.creation >= c) {
-                latest = Some((kind, s.creation));
+            if latest.is_none_or(|(_, c)| created >= c) {
+                latest = Some((kind, created));
             }
             if let SnapKind::Period(p) = kind {
-                let slot = newest.entry(p).or_insert((&s.name, s.creation));
-                if s.creation >= slot.1 {
-                    *slot = (&s.name, s.creation);
+                let slot = newest.entry(p).or_insert((&s.name, created));
+                if created >= slot.1 {
+                    *slot = (&s.name, created);
                 }
             }
         }
@@ -585,7 +587,7 @@ pub fn monitor_capacity(
 mod tests {
     use std::time::Duration;
 
-    use zferry_zfs::{Guid, ObjectType, Txg, parse_zpool_list, parse_zpool_status};
+    use zferry_zfs::{Guid, Txg, parse_zpool_list, parse_zpool_status};
 
     use super::*;
     use crate::model::SnapInfo;
@@ -595,7 +597,6 @@ mod tests {
     fn state(name: &str, snaps: &[(&str, i64)]) -> DatasetState {
         DatasetState {
             name: name.parse().unwrap(),
-            kind: ObjectType::Filesystem,
             snapshots: snaps
                 .iter()
                 .zip(1..)
@@ -603,8 +604,8 @@ mod tests {
                     name: format!("{name}@{s}").parse().unwrap(),
                     guid: Guid(n),
                     createtxg: Txg(n),
-                    creation: NOW - age,
-                    holds: 0,
+                    creation: Some(NOW - age),
+                    holds: Some(0),
                 })
                 .collect(),
             user_props: BTreeMap::new(),

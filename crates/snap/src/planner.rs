@@ -110,9 +110,12 @@ pub fn plan(input: &PlanInput, now: Timestamp) -> Plan {
 }
 
 /// The dataset's policy snapshots (our prefix, a name we can parse), in `createtxg` order.
+/// The state reader learns the creation time of every such snapshot; one without it would be
+/// left alone (not counted, never pruned) rather than guessed.
 fn recognised<'a>(ds: &'a DatasetState, prefix: &SnapshotPrefix) -> Vec<(&'a SnapInfo, SnapName)> {
     ds.snapshots
         .iter()
+        .filter(|s| s.creation.is_some())
         .filter_map(|s| {
             Some((
                 s,
@@ -120,6 +123,11 @@ fn recognised<'a>(ds: &'a DatasetState, prefix: &SnapshotPrefix) -> Vec<(&'a Sna
             ))
         })
         .collect()
+}
+
+/// Creation time of a recognised snapshot (always known, see [`recognised`]).
+fn created(snap: &SnapInfo) -> i64 {
+    snap.creation.unwrap_or(i64::MAX)
 }
 
 /// Each managed dataset's policy snapshots, parsed once per run.
@@ -215,7 +223,7 @@ fn due_periods(
             .iter()
             .rev()
             .find(|(_, n)| n.kind == SnapKind::Period(period))
-            .map(|(s, _)| s.creation);
+            .map(|(s, _)| created(s));
         let when = preferred_text(preferred, now, &input.tz);
         match newest {
             None => due.push((period, format!("{period} due: no {period} snapshot yet"))),
@@ -277,13 +285,17 @@ fn protection(input: &PlanInput, snap: &SnapInfo) -> Option<(Protection, String)
             why,
         ));
     }
-    (snap.holds > 0).then(|| {
-        let s = if snap.holds == 1 { "" } else { "s" };
-        (
-            Protection::Held { holds: snap.holds },
-            format!("protected: {} hold{s}", snap.holds),
-        )
-    })
+    let holds = snap.holds.filter(|&h| h > 0)?;
+    Some(held(holds))
+}
+
+/// The protection of a snapshot with `holds` user holds, and its reason.
+pub fn held(holds: u64) -> (Protection, String) {
+    let s = if holds == 1 { "" } else { "s" };
+    (
+        Protection::Held { holds },
+        format!("protected: {holds} hold{s}"),
+    )
 }
 
 /// sanoid's prune walk for one period, skipping protected snapshots. A snapshot of this
@@ -310,7 +322,7 @@ fn prune_period(
         .collect();
     let mut remaining = i64::try_from(of_period.len()).unwrap_or(i64::MAX) + i64::from(taking);
     for snap in of_period {
-        if snap.creation >= max_created || remaining <= count {
+        if created(snap) >= max_created || remaining <= count {
             continue;
         }
         let reason = format!(
@@ -373,7 +385,7 @@ fn prune_stopped(
     let newest_overall = ds.snapshots.last().map(|s| s.guid);
     for (snap, _) in ours.iter().filter(|(_, n)| n.kind == SnapKind::Stopped) {
         let current = !taking && Some(snap.guid) == newest_overall;
-        if current || snap.creation >= now.as_second().saturating_sub(window) {
+        if current || created(snap) >= now.as_second().saturating_sub(window) {
             continue;
         }
         let reason = format!(

@@ -1,23 +1,26 @@
-//! One snapshot run, end to end: read state (one `zfs list` per pool), plan (pure), apply
+//! One snapshot run, end to end: read state (one fast `zfs list` per pool, see
+//! [`crate::state`]), plan (pure), apply
 //! guest decisions, run hooks, execute (one `zfs program` per pool and round). The CLI and,
 //! later, the HA daemon call [`run`]; they only render the [`RunReport`].
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
 
 use jiff::Timestamp;
 use serde::Serialize;
 use zferry_config::{Config, GuestMode};
 use zferry_exec::Executor;
-use zferry_zfs::{DatasetName, PoolName, UserPropName};
+use zferry_zfs::{DatasetName, PoolName, SnapshotName, UserPropName};
 
 use crate::execute::{ChannelPrograms, ExecOptions, PoolReport, execute_with};
 use crate::guest::{self, GuestContext, GuestDecision};
 use crate::hooks::{self, Hook};
-use crate::model::{DatasetState, Note, Plan, Switches};
+use crate::model::{DatasetState, Kept, Note, Plan, Switches};
 use crate::naming::{self, SnapKind, SnapName};
-use crate::planner::{PlanInput, plan};
+use crate::planner::{self, PlanInput, plan};
 use crate::progress::{NoProgress, Progress, Step};
-use crate::state;
+use crate::snap_cache::{Entry, SnapCache, cache_path};
+use crate::state::{self, ReadMode};
 
 /// How to run.
 #[derive(Debug, Clone)]
@@ -38,12 +41,94 @@ pub struct RunReport {
     pub now: String,
     pub dry_run: bool,
     pub plan: Plan,
+    /// How each pool's state was read (full or fast listing) and with how many processes.
+    pub reads: Vec<PoolRead>,
     pub guests: Vec<GuestDecision>,
     pub pools: Vec<PoolReport>,
     /// Problems that need an admin, one line each (the run did what it safely could).
     pub errors: Vec<String>,
     /// `zfs` processes started: state reads plus execution.
     pub zfs_processes: usize,
+}
+
+/// How one pool's state was read.
+#[derive(Debug, Serialize)]
+pub struct PoolRead {
+    pub pool: PoolName,
+    pub mode: ReadMode,
+    pub processes: usize,
+}
+
+/// Moves planned destroys that the program found held to the plan's kept list, so the plan
+/// reported is the plan carried out (hold counts from the cache can be stale; see
+/// [`crate::snap_cache`]).
+fn keep_held(plan: &mut Plan, reports: &[PoolReport]) {
+    for h in reports.iter().flat_map(|r| &r.held) {
+        let Some(at) = plan
+            .destroy
+            .iter()
+            .position(|d| d.snapshot.as_str() == h.name)
+        else {
+            continue;
+        };
+        let d = plan.destroy.remove(at);
+        let (protection, reason) = planner::held(h.holds);
+        plan.kept.push(Kept {
+            snapshot: d.snapshot,
+            protection,
+            reason: format!("{reason} (found when destroying)"),
+        });
+    }
+}
+
+/// Sets the hold counts the programs found on the snapshots they were asked to destroy.
+fn mark_holds<'a>(
+    datasets: &mut [DatasetState],
+    reports: impl IntoIterator<Item = &'a PoolReport>,
+) {
+    for h in reports.into_iter().flat_map(|r| &r.held) {
+        let snap = datasets
+            .iter_mut()
+            .flat_map(|d| d.snapshots.iter_mut())
+            .find(|s| s.name.as_str() == h.name);
+        if let Some(snap) = snap {
+            snap.holds = Some(h.holds);
+        }
+    }
+}
+
+/// Teaches each pool's cache what the programs found (created snapshots, surprise holds) and
+/// writes it. A cache that cannot be written costs the next run a full listing, nothing
+/// else: logged, not an error.
+fn save_caches(
+    caches: BTreeMap<PoolName, SnapCache>,
+    datasets: &[DatasetState],
+    reports: &[PoolReport],
+    state_dir: &Path,
+) {
+    for (pool, mut cache) in caches {
+        for r in reports.iter().filter(|r| r.pool == pool) {
+            for c in &r.learned {
+                let entry = Entry {
+                    creation: c.creation,
+                    holds: 0,
+                };
+                cache.insert(c.guid, entry);
+            }
+        }
+        for snap in datasets.iter().flat_map(|d| &d.snapshots) {
+            if snap.name.pool() == pool
+                && let Some(h) = snap.holds
+            {
+                cache.set_holds(snap.guid, h);
+            }
+        }
+        let path = cache_path(state_dir, &pool);
+        if let Err(e) = cache.save(&path) {
+            tracing::warn!(pool = %pool, path = %path.display(),
+                "cannot write the snapshot cache ({e}); the next run lists in full");
+        }
+    }
 }
 
 /// Runs the snapshot policy of every configured dataset once.
@@ -74,29 +159,10 @@ pub fn run_with(
     } else {
         Vec::new()
     };
-    let pools: BTreeSet<PoolName> = config.datasets.keys().map(DatasetName::pool).collect();
-    let mut datasets: Vec<DatasetState> = Vec::new();
-    let mut unread = BTreeSet::new();
-    for pool in &pools {
-        progress.step(pool, &Step::Listing);
-        match state::gather(exec, &pool.root_dataset(), &props) {
-            Ok(found) => datasets.extend(found),
-            Err(e) => {
-                let line = format!("pool {pool}: cannot read state, skipped: {e}");
-                progress.done(pool, false, &line);
-                errors.push(line);
-                unread.insert(pool);
-            }
-        }
-    }
-    let input = PlanInput::from_config(config, datasets, opts.switches, BTreeMap::new());
-    let mut planned = plan(&input, opts.now);
-    let guests = if guest_mode {
-        apply_guests(exec, config, &input, opts, planned, &mut errors)
-    } else {
-        (planned, Vec::new())
-    };
-    planned = guests.0;
+    let state_dir = config.global.state_dir.as_path();
+    let read = read_pools(exec, config, opts, &props, progress, &mut errors);
+    let mut input = PlanInput::from_config(config, read.datasets, opts.switches, BTreeMap::new());
+    let (mut planned, mut guests) = decide(exec, config, &input, opts, guest_mode, &mut errors);
     let hook_list = configured_hooks(config);
     if !opts.dry_run {
         planned = hooks::run_pre_hooks(exec, planned, &hook_list.0).0;
@@ -106,9 +172,20 @@ pub fn run_with(
         channel_programs: opts.channel_programs,
         ..ExecOptions::default()
     };
-    let outcomes = execute_with(exec, &planned, &exec_opts, progress);
-    for pool in &pools {
-        if !unread.contains(pool) && !outcomes.iter().any(|o| &o.report.pool == pool) {
+    let mut outcomes = execute_with(exec, &planned, &exec_opts, progress);
+    let mut first_check = 0;
+    if opts.dry_run && outcomes.iter().any(|o| !o.report.held.is_empty()) {
+        // The dry run found holds the cache did not know: plan once more with them, so the
+        // plan shown is the one an apply run would make (an apply run keeps the held
+        // snapshot and prunes by the policy with the hold counted on its next run).
+        first_check = outcomes.iter().map(|o| o.report.processes).sum();
+        mark_holds(&mut input.datasets, outcomes.iter().map(|o| &o.report));
+        let mut again = Vec::new();
+        (planned, guests) = decide(exec, config, &input, opts, guest_mode, &mut again);
+        outcomes = execute_with(exec, &planned, &exec_opts, progress);
+    }
+    for pool in &read.listed {
+        if !outcomes.iter().any(|o| &o.report.pool == pool) {
             progress.done(pool, true, "nothing due");
         }
     }
@@ -119,6 +196,9 @@ pub fn run_with(
         }
         reports.push(outcome.report);
     }
+    keep_held(&mut planned, &reports);
+    mark_holds(&mut input.datasets, &reports);
+    save_caches(read.caches, &input.datasets, &reports, state_dir);
     if !opts.dry_run {
         let created: Vec<_> = reports
             .iter()
@@ -130,15 +210,95 @@ pub fn run_with(
             }
         }
     }
-    let zfs_processes = pools.len() + reports.iter().map(|r| r.processes).sum::<usize>();
+    let zfs_processes = read.per_pool.iter().map(|r| r.processes).sum::<usize>()
+        + reports.iter().map(|r| r.processes).sum::<usize>()
+        + first_check;
     RunReport {
         now: opts.now.to_string(),
         dry_run: opts.dry_run,
         plan: planned,
-        guests: guests.1,
+        reads: read.per_pool,
+        guests,
         pools: reports,
         errors,
         zfs_processes,
+    }
+}
+
+/// The pools' state as read for one run.
+struct Reads {
+    datasets: Vec<DatasetState>,
+    per_pool: Vec<PoolRead>,
+    /// Pools whose state was read (the others are reported in the errors and skipped).
+    listed: Vec<PoolName>,
+    caches: BTreeMap<PoolName, SnapCache>,
+}
+
+/// Reads every configured pool, each with its cache (see [`state::read_pool`]).
+fn read_pools(
+    exec: &dyn Executor,
+    config: &Config,
+    opts: &RunOptions,
+    props: &[UserPropName],
+    progress: &dyn Progress,
+    errors: &mut Vec<String>,
+) -> Reads {
+    let pools: BTreeSet<PoolName> = config.datasets.keys().map(DatasetName::pool).collect();
+    let prefix = config.global.snapshot_prefix.clone();
+    let is_policy_name =
+        |n: &SnapshotName| SnapName::parse_with_prefix(n.snapshot_part(), &prefix).is_some();
+    let state_dir = config.global.state_dir.as_path();
+    let real_now = u64::try_from(Timestamp::now().as_second()).unwrap_or(0);
+    let mut out = Reads {
+        datasets: Vec::new(),
+        per_pool: Vec::new(),
+        listed: Vec::new(),
+        caches: BTreeMap::new(),
+    };
+    for pool in pools {
+        progress.step(&pool, &Step::Listing);
+        // Without channel programs nothing checks holds at destroy time: read them (full).
+        let mut cache = match opts.channel_programs {
+            ChannelPrograms::Auto => SnapCache::load(&cache_path(state_dir, &pool)),
+            ChannelPrograms::Never => SnapCache::default(),
+        };
+        let root = pool.root_dataset();
+        match state::read_pool(exec, &root, props, &is_policy_name, (&mut cache, real_now)) {
+            Ok(found) => {
+                tracing::debug!(pool = %pool, mode = ?found.mode, processes = found.processes, "state read");
+                out.per_pool.push(PoolRead {
+                    pool: pool.clone(),
+                    mode: found.mode,
+                    processes: found.processes,
+                });
+                out.datasets.extend(found.datasets);
+                out.caches.insert(pool.clone(), cache);
+                out.listed.push(pool);
+            }
+            Err(e) => {
+                let line = format!("pool {pool}: cannot read state, skipped: {e}");
+                progress.done(&pool, false, &line);
+                errors.push(line);
+            }
+        }
+    }
+    out
+}
+
+/// Plans (pure) and, in guest mode, applies the guests' placement.
+fn decide(
+    exec: &dyn Executor,
+    config: &Config,
+    input: &PlanInput,
+    opts: &RunOptions,
+    guest_mode: bool,
+    errors: &mut Vec<String>,
+) -> (Plan, Vec<GuestDecision>) {
+    let planned = plan(input, opts.now);
+    if guest_mode {
+        apply_guests(exec, config, input, opts, planned, errors)
+    } else {
+        (planned, Vec::new())
     }
 }
 

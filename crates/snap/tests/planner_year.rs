@@ -107,8 +107,8 @@ fn apply(
                 name: c.snapshot.clone(),
                 guid: Guid(w.guid),
                 createtxg: Txg(w.txg),
-                creation: now.as_second(),
-                holds: 0,
+                creation: Some(now.as_second()),
+                holds: Some(0),
             });
         }
         state.snapshots.retain(|s| {
@@ -155,11 +155,11 @@ fn check_dataset(
             .collect();
         let young = of
             .iter()
-            .filter(|s| s.creation >= now.as_second() - window)
+            .filter(|s| s.creation.unwrap() >= now.as_second() - window)
             .count();
         let protected = of
             .iter()
-            .filter(|s| s.holds > 0 || s.name.snapshot_part().starts_with("autosnap_2000"))
+            .filter(|s| s.holds.unwrap() > 0 || s.name.snapshot_part().starts_with("autosnap_2000"))
             .count();
         let n = of.len();
         if policy.autoprune {
@@ -169,7 +169,7 @@ fn check_dataset(
                 "{name} {period}: {n} > max({count}, {young} young) + {protected} at {now}"
             );
         }
-        let newest = of.iter().map(|s| s.creation).max().unwrap();
+        let newest = of.iter().filter_map(|s| s.creation).max().unwrap();
         let age = now.as_second() - newest;
         let length = match period {
             Period::Yearly => 366 * 86_400,

@@ -1,78 +1,10 @@
 //! Execution against a scripted executor fed with outputs captured in the lab.
 
-use std::collections::VecDeque;
 use std::sync::Mutex;
-
-use zferry_exec::{ExecError, ExitStatusLike};
 
 use super::*;
 use crate::model::{Create, SetProperty};
-
-/// A command as seen: argv and stdin.
-type Seen = (Vec<String>, Option<Vec<u8>>);
-
-/// Answers commands in order with canned (exit code, stdout, stderr); records argv and stdin.
-#[derive(Debug, Default)]
-struct Scripted {
-    answers: Mutex<VecDeque<(i32, String, String)>>,
-    seen: Mutex<Vec<Seen>>,
-}
-
-impl Scripted {
-    fn new(answers: &[(i32, &str, &str)]) -> Self {
-        Self {
-            answers: Mutex::new(
-                answers
-                    .iter()
-                    .map(|(c, o, e)| (*c, (*o).to_owned(), (*e).to_owned()))
-                    .collect(),
-            ),
-            seen: Mutex::default(),
-        }
-    }
-    fn argvs(&self) -> Vec<Vec<String>> {
-        self.seen
-            .lock()
-            .unwrap()
-            .iter()
-            .map(|(a, _)| a.clone())
-            .collect()
-    }
-}
-
-impl Executor for Scripted {
-    fn host(&self) -> &'static str {
-        "lab"
-    }
-    fn run(&self, cmd: &CommandSpec) -> Result<Output, ExecError> {
-        self.seen
-            .lock()
-            .unwrap()
-            .push((cmd.argv(), cmd.stdin.clone()));
-        let (code, stdout, stderr) = self
-            .answers
-            .lock()
-            .unwrap()
-            .pop_front()
-            .expect("more commands than scripted answers");
-        Ok(Output {
-            status: ExitStatusLike::from_code(code),
-            stdout: stdout.into_bytes(),
-            stderr,
-            duration: Duration::ZERO,
-            host: "lab".into(),
-            argv: cmd.argv(),
-        })
-    }
-}
-
-/// A captured fixture's output part (no `#` header lines).
-fn fixture(text: &str) -> String {
-    text.lines()
-        .filter(|l| !l.starts_with('#'))
-        .collect::<Vec<_>>()
-        .join("\n")
-}
+use crate::test_support::{Scripted, fixture};
 
 fn create(s: &str) -> Create {
     Create {
@@ -227,12 +159,12 @@ fn refused_creates_name_the_snapshot_and_skip_destroys() {
 }
 
 #[test]
-fn held_snapshot_refuses_the_destroy_batch() {
+fn a_snapshot_with_a_clone_refuses_the_destroy_batch() {
     let refused = fixture(include_str!(
         "../../tests/fixtures/program_destroy_refused.txt"
     ));
     let plan = Plan {
-        destroy: vec![destroy("snapexp/b@d2"), destroy("snapexp/b@h1")],
+        destroy: vec![destroy("snapexp/b@d2"), destroy("snapexp/b@d4")],
         ..Plan::default()
     };
     let exec = Scripted::new(&[(0, &refused, "")]);
@@ -247,7 +179,7 @@ fn held_snapshot_refuses_the_destroy_batch() {
     ));
     assert!(
         err.to_string()
-            .contains("destroy snapexp/b@h1: snapshot is held"),
+            .contains("destroy snapexp/b@d4: snapshot has dependent clones"),
         "{err}"
     );
     assert!(out[0].report.destroyed.is_empty());
@@ -256,6 +188,54 @@ fn held_snapshot_refuses_the_destroy_batch() {
         out[0].report.notes.is_empty(),
         "not skipped, refused: {:?}",
         out[0].report.notes
+    );
+}
+
+#[test]
+fn a_held_snapshot_is_kept_and_the_rest_of_the_batch_destroyed() {
+    let held = fixture(include_str!(
+        "../../tests/fixtures/program_destroy_held.txt"
+    ));
+    let plan = Plan {
+        destroy: vec![destroy("snapexp/b@d2"), destroy("snapexp/b@h1")],
+        ..Plan::default()
+    };
+    let exec = Scripted::new(&[(0, &held, "")]);
+    let out = execute(&exec, &plan, &ExecOptions::default());
+    assert!(out[0].error.is_none(), "{:?}", out[0].error);
+    let destroyed: Vec<&str> = out[0]
+        .report
+        .destroyed
+        .iter()
+        .map(SnapshotName::as_str)
+        .collect();
+    assert_eq!(destroyed, ["snapexp/b@d2"]);
+    assert_eq!(
+        out[0].report.held,
+        [lua::Held {
+            name: "snapexp/b@h1".into(),
+            holds: 1
+        }]
+    );
+    assert!(out[0].report.summary().contains("1 kept (held)"));
+}
+
+#[test]
+fn created_snapshots_report_their_guid_and_creation_even_above_i64_max() {
+    let ok = fixture(include_str!("../../tests/fixtures/program_create_ok.txt"));
+    let r = lua::parse_result(&ok).unwrap();
+    let got: Vec<(&str, u64, i64)> = r
+        .created
+        .iter()
+        .map(|c| (c.name.as_str(), c.guid.0, c.creation))
+        .collect();
+    // The second guid was printed as -1627098565656081102 (Lua integers are signed).
+    assert_eq!(
+        got,
+        [
+            ("snapexp/a@c5", 3_724_098_942_054_328_460, 1_795_296_422),
+            ("snapexp/b@c5", 16_819_645_508_053_470_514, 1_795_296_422)
+        ]
     );
 }
 

@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use zferry_zfs::{Guid, ObjectType, Txg};
+use zferry_zfs::{Guid, Txg};
 
 use super::*;
 use crate::model::SnapInfo;
@@ -22,13 +22,12 @@ fn guest(vmid: u32, node: &str, status: &str) -> Guest {
 fn ds(name: &str, prop: Option<&str>) -> DatasetState {
     DatasetState {
         name: name.parse().unwrap(),
-        kind: ObjectType::Volume,
         snapshots: vec![SnapInfo {
             name: format!("{name}@old").parse().unwrap(),
             guid: Guid(1),
             createtxg: Txg(1),
-            creation: 0,
-            holds: 0,
+            creation: Some(0),
+            holds: Some(0),
         }],
         user_props: BTreeMap::from([("label:running".to_owned(), prop.map(str::to_owned))]),
     }

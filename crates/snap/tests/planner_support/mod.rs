@@ -11,7 +11,7 @@ use jiff::tz::TimeZone;
 use zferry_config::Config;
 use zferry_snap::model::{DatasetState, Plan, SnapInfo, Switches};
 use zferry_snap::planner::{PlanInput, plan};
-use zferry_zfs::{DatasetName, Guid, ObjectType, Txg};
+use zferry_zfs::{DatasetName, Guid, Txg};
 
 pub fn config(text: &str) -> Config {
     Config::from_str_with_path(text, Path::new("test.toml")).expect("test config is valid")
@@ -40,7 +40,6 @@ impl World {
             .map(|n| {
                 let state = DatasetState {
                     name: ds(n),
-                    kind: ObjectType::Filesystem,
                     snapshots: Vec::new(),
                     user_props: BTreeMap::new(),
                 };
@@ -63,8 +62,8 @@ impl World {
             name: ds(dataset).snapshot(snap).expect("valid snapshot name"),
             guid: Guid(self.guid),
             createtxg: Txg(self.txg),
-            creation: at.as_second(),
-            holds,
+            creation: Some(at.as_second()),
+            holds: Some(holds),
         });
         Guid(self.guid)
     }
@@ -87,8 +86,8 @@ impl World {
                 name: c.snapshot.clone(),
                 guid: Guid(self.guid),
                 createtxg: Txg(self.txg),
-                creation: now.as_second(),
-                holds: 0,
+                creation: Some(now.as_second()),
+                holds: Some(0),
             });
         }
         for d in &plan.destroy {
