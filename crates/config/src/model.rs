@@ -403,6 +403,10 @@ pub struct Job {
     pub recursive: bool,
     #[serde(default, deserialize_with = "de_dataset_list")]
     pub exclude: Vec<Spanned<DatasetName>>,
+    /// Only snapshots whose short name matches one of these globs (`*`, `?`) are replicated;
+    /// empty = all. Intermediates the filter excludes are skipped with per-snapshot sends.
+    #[serde(default)]
+    pub snapshots: Vec<String>,
     #[serde(default)]
     pub on_divergence: OnDivergence,
     #[serde(default)]

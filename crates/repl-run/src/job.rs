@@ -10,7 +10,7 @@
 use std::collections::BTreeMap;
 
 use zferry_config::{Config, Job, OnDivergence, RawMode, SyncMode};
-use zferry_repl::{Destructive, Fraction, TargetId};
+use zferry_repl::{Destructive, Fraction, SnapshotFilter, TargetId};
 use zferry_zfs::DatasetName;
 
 /// One side of a pair: a node and a dataset on it.
@@ -36,6 +36,8 @@ pub struct JobSpec {
     pub targets: Vec<Target>,
     pub recursive: bool,
     pub exclude: Vec<DatasetName>,
+    /// The snapshots replicated (`snapshots = [globs]`; all when unset).
+    pub filter: SnapshotFilter,
     pub destructive: Destructive,
     pub on_divergence: OnDivergence,
     pub min_source_fraction: Fraction,
@@ -135,6 +137,8 @@ pub fn resolve(
         targets,
         recursive: job.recursive,
         exclude: job.exclude.iter().map(|e| e.get_ref().clone()).collect(),
+        filter: SnapshotFilter::globs(&job.snapshots)
+            .map_err(|e| invalid(format!("snapshots: {e}")))?,
         destructive: config_grade.max(run_grade),
         on_divergence: job.on_divergence,
         min_source_fraction: fraction(job.min_source_fraction.get()).map_err(invalid)?,
@@ -279,6 +283,36 @@ targets = [{ node = "a", dataset = "backup/b" }, { node = "Node_C", dataset = "f
         let on_c = resolve_jobs(&c, "Node_C", &["pull".into()], Destructive::ForceFull).unwrap();
         assert_eq!(on_c.len(), 1);
         assert_eq!(on_c[0].destructive, Destructive::ForceFull);
+    }
+
+    #[test]
+    fn snapshot_globs_become_the_job_filter_and_a_bad_one_names_the_job() {
+        let c = config();
+        assert!(
+            resolve_jobs(&c, "a", &[], Destructive::AppendOnly).unwrap()[1]
+                .filter
+                .is_all()
+        );
+        let text = CONFIG.replace(
+            "allow-rollback-to-common = true",
+            "allow-rollback-to-common = true\nsnapshots = [\"autosnap_*_daily\", \"keep-?\"]",
+        );
+        let c = Config::from_str_with_path(&text, std::path::Path::new("t.toml")).unwrap();
+        let push = &resolve_jobs(&c, "a", &["push".into()], Destructive::AppendOnly).unwrap()[0];
+        assert!(push.filter.matches("autosnap_2026-11-21_00:00:00_daily"));
+        assert!(push.filter.matches("keep-1"));
+        assert!(!push.filter.matches("autosnap_2026-11-21_01:00:00_hourly"));
+
+        let text = CONFIG.replace(
+            "allow-rollback-to-common = true",
+            "allow-rollback-to-common = true\nsnapshots = [\"a/b\"]",
+        );
+        let c = Config::from_str_with_path(&text, std::path::Path::new("t.toml")).unwrap();
+        let err = resolve_jobs(&c, "a", &[], Destructive::AppendOnly).unwrap_err();
+        assert!(
+            err.to_string().starts_with("job `push`: snapshots: "),
+            "{err}"
+        );
     }
 
     #[test]

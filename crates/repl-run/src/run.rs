@@ -14,7 +14,7 @@ use zferry_config::{OnDivergence, RawMode};
 use zferry_exec::{CommandSpec, Executor, RetryClass};
 use zferry_repl::{
     Common, CursorUpdate, Destruction, Entry, JobOptions, Outcome, PreservePlan, PreserveRefusal,
-    ShrinkVerdict, SnapshotFilter, Step, TargetPlan, TargetState, check_empty_source, check_shrink,
+    ShrinkVerdict, Step, TargetPlan, TargetState, check_empty_source, check_shrink,
     diverged_suffix, plan_fanout, plan_preserve,
 };
 use zferry_zfs::{CommandFailure, DatasetName, ZfsErrorKind};
@@ -348,7 +348,7 @@ impl<'h, 'c, 'j> Run<'h, 'c, 'j> {
                 modified,
             }],
             &JobOptions {
-                filter: SnapshotFilter::all(),
+                filter: job.filter.clone(),
                 destructive: job.destructive,
                 preserve_diverged: job.on_divergence == OnDivergence::Preserve,
             },
