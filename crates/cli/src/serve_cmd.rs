@@ -83,9 +83,7 @@ fn load_policy(path: &Path) -> Result<Policy, Refusal> {
         let first = e.to_string().lines().next().unwrap_or_default().to_owned();
         Refusal::Config(format!("{}: {first}", path.display()))
     })?;
-    let node = config
-        .local_node()
-        .map_or_else(zferry_exec::system_hostname, ToString::to_string);
+    let node = config.this_node(zferry_exec::system_hostname);
     Ok(Policy::from_config(&config, &node))
 }
 

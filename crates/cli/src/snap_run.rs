@@ -64,11 +64,9 @@ pub fn snap_run(cli: &Cli, args: &SnapRunArgs) -> Result<u8> {
     })
 }
 
-/// This node's name: `global.hostname`, else the system's.
+/// This node's name (the rule every command shares: [`Config::this_node`]).
 fn local_host(config: &Config) -> String {
-    config
-        .local_node()
-        .map_or_else(zferry_exec::system_hostname, ToString::to_string)
+    config.this_node(zferry_exec::system_hostname)
 }
 
 fn render(r: &RunReport) -> String {

@@ -66,9 +66,23 @@ impl Config {
         &self.origin.path
     }
 
-    /// This node's name when `global.hostname` is set; callers fall back to the system
-    /// hostname otherwise.
+    /// `global.hostname` when set (see [`Config::this_node`] for the full rule).
     pub fn local_node(&self) -> Option<&Name> {
         self.global.hostname.as_ref().map(Spanned::get_ref)
+    }
+
+    /// The name of the node this process runs on, the same for every command (snapshot
+    /// runs, replication, the serve gate, the HA controller): `global.hostname` when set;
+    /// else the one `[nodes.*]` entry without an `address` (the node reached without ssh is
+    /// this one); else `system_hostname()`.
+    pub fn this_node(&self, system_hostname: impl FnOnce() -> String) -> String {
+        if let Some(name) = self.local_node() {
+            return name.to_string();
+        }
+        let mut addressless = self.nodes.iter().filter(|(_, n)| n.address.is_none());
+        match (addressless.next(), addressless.next()) {
+            (Some((only, _)), None) => only.to_string(),
+            _ => system_hostname(),
+        }
     }
 }

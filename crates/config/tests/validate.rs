@@ -45,6 +45,18 @@ fn empty_config_uses_defaults() {
 }
 
 #[test]
+fn this_node_is_the_hostname_setting_else_the_one_addressless_node_else_the_system_name() {
+    let sys = || "sysname".to_owned();
+    assert_eq!(parse("").unwrap().this_node(sys), "sysname");
+    let two = "[nodes.pve1]\n[nodes.pve2]\naddress = \"10.0.0.2\"\n";
+    assert_eq!(parse(two).unwrap().this_node(sys), "pve1");
+    let both_local = "[nodes.pve1]\n[nodes.pve2]\n";
+    assert_eq!(parse(both_local).unwrap().this_node(sys), "sysname");
+    let named = format!("[global]\nhostname = \"pve2\"\n{two}");
+    assert_eq!(parse(&named).unwrap().this_node(sys), "pve2");
+}
+
+#[test]
 fn job_defaults_are_the_safe_ones() {
     let text = format!(
         "{NODES}[jobs.j]\nsource = {{ node = \"pve1\", dataset = \"a/b\" }}\ntargets = [{{ node = \"pve2\", dataset = \"a/b\" }}]\n"

@@ -23,19 +23,7 @@ pub enum HostError {
 /// This node's name: `global.hostname`, else the only node without an address, else the
 /// system hostname.
 pub fn local_node(config: &Config) -> String {
-    if let Some(name) = config.local_node() {
-        return name.to_string();
-    }
-    let addressless: Vec<&str> = config
-        .nodes
-        .iter()
-        .filter(|(_, n)| n.address.is_none())
-        .map(|(name, _)| name.as_str())
-        .collect();
-    if let [only] = addressless[..] {
-        return only.to_owned();
-    }
-    zferry_exec::system_hostname()
+    config.this_node(zferry_exec::system_hostname)
 }
 
 /// One executor per node, built on first use.
