@@ -64,9 +64,12 @@ impl SnapCache {
     }
 
     /// Whether the next read must be a full listing: nothing cached, or the last full
-    /// listing is older than [`FULL_READ_EVERY`] at `now` (Unix seconds).
+    /// listing is older than [`FULL_READ_EVERY`] at `now` (Unix seconds), or dated after
+    /// `now` (the clock went back: its age is unknown).
     pub fn needs_full_read(&self, now: u64) -> bool {
-        self.is_empty() || now.saturating_sub(self.full_read_at) >= FULL_READ_EVERY.as_secs()
+        self.is_empty()
+            || self.full_read_at > now
+            || now - self.full_read_at >= FULL_READ_EVERY.as_secs()
     }
 
     /// Remembers one snapshot (e.g. one the run's program just created).
@@ -248,6 +251,7 @@ mod tests {
         cache.replace_from(&state(&[("a", 1, Some(10))]), 1_000);
         assert!(!cache.needs_full_read(1_000 + 86_399));
         assert!(cache.needs_full_read(1_000 + 86_400));
+        assert!(cache.needs_full_read(999), "clock went back");
     }
 
     #[test]
