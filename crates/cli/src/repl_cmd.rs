@@ -12,24 +12,16 @@ use indicatif::{ProgressBar, ProgressStyle};
 use serde::Serialize;
 use zferry_config::Config;
 use zferry_repl::Destructive;
+use zferry_repl_run::events::{Event, EventSink, Summary};
 use zferry_repl_run::hosts::{Hosts, local_node};
 use zferry_repl_run::job::resolve_jobs;
 use zferry_repl_run::progress::Progress;
-use zferry_repl_run::report::{PairReport, RunClass, classify};
+use zferry_repl_run::report::classify;
 use zferry_repl_run::run::{ProgressSink, RunOptions, run_job};
 use zferry_repl_run::state;
 
 use crate::cli::{Cli, ReplRunArgs, ReplStatusArgs};
 use crate::output;
-
-#[derive(Serialize)]
-struct RunOutput<'a> {
-    node: &'a str,
-    dry_run: bool,
-    class: RunClass,
-    exit_code: u8,
-    pairs: &'a [PairReport],
-}
 
 pub fn run(cli: &Cli, args: &ReplRunArgs) -> Result<u8> {
     let config = Config::load(&cli.config)?;
@@ -54,6 +46,7 @@ pub fn run(cli: &Cli, args: &ReplRunArgs) -> Result<u8> {
         lock_dir: lock_dir.clone(),
         state_dir: config.global.state_dir.as_path().to_owned(),
         progress: Some(progress_sink(!args.json && std::io::stderr().is_terminal())),
+        events: args.json.then(event_sink),
     };
     let mut hosts = Hosts::new(&config, local.clone(), &lock_dir);
     let mut pairs = Vec::new();
@@ -62,13 +55,14 @@ pub fn run(cli: &Cli, args: &ReplRunArgs) -> Result<u8> {
     }
     let class = classify(&pairs);
     if args.json {
-        output::json(&RunOutput {
-            node: &local,
+        let summary = Event::Summary(Summary {
+            node: local.clone(),
             dry_run: args.dry_run,
             class,
             exit_code: class.exit_code(),
-            pairs: &pairs,
-        })?;
+            pairs,
+        });
+        output::line(&serde_json::to_string(&summary)?)?;
     } else {
         let mut text = String::new();
         for p in &pairs {
@@ -77,6 +71,18 @@ pub fn run(cli: &Cli, args: &ReplRunArgs) -> Result<u8> {
         output::text(&text)?;
     }
     Ok(class.exit_code())
+}
+
+/// `--json`: each event as one line on stdout, as it happens.
+fn event_sink() -> EventSink {
+    Arc::new(|event: &Event| match serde_json::to_string(event) {
+        Ok(line) => {
+            if let Err(e) = output::line(&line) {
+                tracing::warn!(error = %e, "cannot write an event to stdout");
+            }
+        }
+        Err(e) => tracing::warn!(error = %e, "cannot serialize an event"),
+    })
 }
 
 /// A progress bar per transfer on a terminal; otherwise a log line every 30 s.

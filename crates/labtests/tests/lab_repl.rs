@@ -2,13 +2,15 @@
 //! are reached through the guest's real sshd on loopback, A is local.
 //!
 //! Covered: initial + incremental; a pull job run on the target node, reading the source
-//! over ssh, with its cursor bookmark on the source; B <- A -> C fan-out, then failover B -> A -> C where C
-//! continues incrementally; the source prunes the last common snapshot and the next send is
+//! over ssh, with its cursor bookmark on the source; `--json` as one event per line with
+//! the summary last; B <- A -> C fan-out, then failover B -> A -> C where C continues
+//! incrementally; the source prunes the last common snapshot and the next send is
 //! incremental from the cursor bookmark; `kill -9` mid-stream then resume with matching
 //! data; a stale resume token recovered once; diverged target refused with nothing
 //! destroyed; `on-divergence = "preserve"` keeping a diverged target (snapshots and
-//! writes, or writes only) aside and continuing incrementally; empty replacement source refused even with --force-full; names with spaces
-//! over ssh and hostile names refused by the config; a held pool lock refuses a second run.
+//! writes, or writes only) aside and continuing incrementally; empty replacement source
+//! refused even with --force-full; names with spaces over ssh and hostile names refused by
+//! the config; a held pool lock refuses a second run.
 
 #![allow(clippy::unwrap_used)] // test code: a panic is the failure report
 
@@ -62,8 +64,16 @@ address = "localhost"
         path
     }
 
-    #[allow(clippy::unused_self, reason = "reads as lab.repl(...)")]
+    /// `repl run --json`: (exit code, the summary, stderr); every line must be an event.
     fn repl(&self, config: &Path, args: &[&str]) -> (i32, Value, String) {
+        let (code, mut events, err) = self.repl_events(config, args);
+        let summary = events.pop().unwrap();
+        (code, summary, err)
+    }
+
+    /// `repl run --json`: every stdout line parsed as one JSON event, the summary last.
+    #[allow(clippy::unused_self, reason = "reads as lab.repl_events(...)")]
+    fn repl_events(&self, config: &Path, args: &[&str]) -> (i32, Vec<Value>, String) {
         let mut all: Vec<&std::ffi::OsStr> = vec![
             "--config".as_ref(),
             config.as_os_str(),
@@ -73,9 +83,20 @@ address = "localhost"
         ];
         all.extend(args.iter().map(std::ffi::OsStr::new));
         let (code, out, err) = run_zferry(&all);
-        let json = serde_json::from_str(&out)
-            .unwrap_or_else(|e| panic!("not JSON ({e}): {out}\nstderr: {err}"));
-        (code, json, err)
+        let events: Vec<Value> = out
+            .lines()
+            .map(|line| {
+                let v: Value = serde_json::from_str(line)
+                    .unwrap_or_else(|e| panic!("not JSON ({e}): {line}\nstderr: {err}"));
+                assert!(v["event"].is_string(), "no event tag: {line}");
+                v
+            })
+            .collect();
+        let last = events
+            .last()
+            .unwrap_or_else(|| panic!("no output\nstderr: {err}"));
+        assert_eq!(last["event"], "summary", "the summary is not last: {out}");
+        (code, events, err)
     }
 }
 
@@ -310,6 +331,66 @@ targets = [{ node = "a", dataset = "{A}/data" }]
     let s4_guid = &snaps(&lab.b, &src)[3].1;
     let s4_hex = format!("{:016x}", s4_guid.parse::<u64>().unwrap());
     assert_eq!(marks, [format!("zferry_v1_a_{s4_hex}")]);
+}
+
+#[test]
+fn json_is_one_event_per_line_with_the_summary_last() {
+    let lab = Lab::new("rj");
+    lab.a
+        .setup("fs data\nwrite data/f 1M\nsnap data@s1\nsnap data@s2");
+    // Local to local (no ssh): the events, not the transport, are under test.
+    let cfg = lab.config(
+        r#"
+[jobs.j]
+source = { node = "a", dataset = "{A}/data" }
+targets = [{ node = "a", dataset = "{B}/data" }]
+"#,
+    );
+    let (code, events, err) = lab.repl_events(&cfg, &[]);
+    assert_eq!(code, 0, "{events:#?}\n{err}");
+    let kinds: Vec<&str> = events
+        .iter()
+        .map(|e| e["event"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        kinds
+            .iter()
+            .filter(|k| !matches!(**k, "progress"))
+            .copied()
+            .collect::<Vec<_>>(),
+        [
+            "plan",
+            "transfer-start",
+            "transfer-end",
+            "transfer-start",
+            "transfer-end",
+            "pair",
+            "summary"
+        ],
+        "{events:#?}"
+    );
+    assert_eq!(events[1]["step"], "full @s1");
+    assert_eq!(events[1]["target"], format!("a:{}", lab.b.ds("data")));
+    let pair = &events[events.len() - 2];
+    assert_eq!(pair["status"], "replicated");
+    assert_eq!(events.last().unwrap()["pairs"][0], {
+        let mut p = pair.clone();
+        p.as_object_mut().unwrap().remove("event");
+        p
+    });
+
+    // A diverged target: the pair's result is an `error` event with the evidence.
+    lab.a.setup("snap data@s3");
+    lab.b.setup("snap data@x");
+    let (code, events, _) = lab.repl_events(&cfg, &[]);
+    assert_eq!(code, 1, "{events:#?}");
+    let kinds: Vec<&str> = events
+        .iter()
+        .map(|e| e["event"].as_str().unwrap())
+        .collect();
+    assert_eq!(kinds, ["plan", "error", "summary"], "{events:#?}");
+    assert_eq!(events[1]["status"], "needs-admin");
+    assert!(events[1]["message"].as_str().unwrap().contains("@x"));
 }
 
 #[test]

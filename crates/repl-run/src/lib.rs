@@ -1,6 +1,7 @@
 //! zferry's replication shell (mission M3, M5, M14): runs the pure planner of `zferry-repl`
 //! against real hosts.
 //!
+//! - [`events`]: what a run reports while it runs (`--json` lines).
 //! - [`job`]: a `[jobs.*]` table resolved for the local node (pure).
 //! - [`listing`]: at most two `zfs list` per host per run, and their parsers.
 //! - [`argv`]: every `zfs` command replication runs (pure builders).
@@ -12,6 +13,7 @@
 //! - [`report`]: per-pair results, printable and JSON, and the run's exit class.
 
 pub mod argv;
+pub mod events;
 pub mod hosts;
 pub mod job;
 pub mod listing;

@@ -29,6 +29,16 @@ pub enum PairStatus {
     Failed,
 }
 
+impl PairStatus {
+    /// The statuses that make the run fail (an admin must act, or retry later).
+    pub fn is_error(&self) -> bool {
+        matches!(
+            self,
+            PairStatus::NeedsAdmin | PairStatus::Transient | PairStatus::Failed
+        )
+    }
+}
+
 /// One pair's line in the report.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct PairReport {

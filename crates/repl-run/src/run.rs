@@ -7,8 +7,8 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
-use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use zferry_config::{OnDivergence, RawMode};
 use zferry_exec::{CommandSpec, Executor, RetryClass};
@@ -20,6 +20,7 @@ use zferry_repl::{
 use zferry_zfs::{CommandFailure, DatasetName, ZfsErrorKind};
 
 use crate::argv::{self, SendFlags};
+use crate::events::{Event, EventSink};
 use crate::hosts::Hosts;
 use crate::job::{JobSpec, Target, source_datasets, target_dataset};
 use crate::listing::{self, DatasetRow, Entries};
@@ -28,6 +29,9 @@ use crate::pipeline::{OnProgress, TransferError, transfer};
 use crate::progress::Progress;
 use crate::report::{PairReport, PairStatus};
 use crate::state::{self, JobState, PairState};
+
+/// At most one progress event per transfer this often.
+const PROGRESS_EVERY: Duration = Duration::from_secs(3);
 
 /// Receives `(pair label, totals)` while a stream runs.
 pub type ProgressSink = Arc<dyn Fn(&str, &Progress) + Send + Sync>;
@@ -43,6 +47,8 @@ pub struct RunOptions {
     pub lock_dir: PathBuf,
     pub state_dir: PathBuf,
     pub progress: Option<ProgressSink>,
+    /// Receives plan, transfer and pair events as they happen.
+    pub events: Option<EventSink>,
 }
 
 impl std::fmt::Debug for RunOptions {
@@ -72,7 +78,8 @@ pub fn run_job(hosts: &mut Hosts<'_>, job: &JobSpec, opts: &RunOptions) -> Vec<P
         Ok(mut run) => run.pairs(),
         Err(failure) => {
             tracing::error!(job = job.name, error = failure.message, "job failed");
-            job.targets
+            let reports: Vec<PairReport> = job
+                .targets
                 .iter()
                 .map(|t| PairReport {
                     job: job.name.clone(),
@@ -87,7 +94,13 @@ pub fn run_job(hosts: &mut Hosts<'_>, job: &JobSpec, opts: &RunOptions) -> Vec<P
                     message: failure.message.clone(),
                     common: None,
                 })
-                .collect()
+                .collect();
+            if let Some(sink) = &opts.events {
+                for r in &reports {
+                    sink(&Event::result(r));
+                }
+            }
+            reports
         }
     }
 }
@@ -244,9 +257,13 @@ impl<'h, 'c, 'j> Run<'h, 'c, 'j> {
             }
             todo.clear();
         }
+        for report in &reports {
+            self.emit(|| Event::result(report));
+        }
         for pair in &todo {
             let report = self.replicate(pair, true);
             self.record(pair, &report);
+            self.emit(|| Event::result(&report));
             reports.push(report);
         }
         if !self.opts.dry_run
@@ -339,24 +356,7 @@ impl<'h, 'c, 'j> Run<'h, 'c, 'j> {
         let src = self.entries_of(&src_node, &pair.source);
         let tgt = self.entries_of(&tgt_node, &pair.target_ds);
         let resume_token = tgt_row.as_ref().and_then(|r| r.resume_token.clone());
-        let plan = plan_fanout(
-            &src.entries,
-            &[TargetState {
-                id: pair.target.id.clone(),
-                entries: tgt.entries.clone(),
-                resume_token: resume_token.clone(),
-                modified,
-            }],
-            &JobOptions {
-                filter: job.filter.clone(),
-                destructive: job.destructive,
-                preserve_diverged: job.on_divergence == OnDivergence::Preserve,
-            },
-        )
-        .pop()
-        .expect("one target in, one plan out");
-        tracing::info!(job = job.name, source = %pair.source, target = %pair.target_ds,
-            node = tgt_node, outcome = %plan.outcome, "planned");
+        let plan = self.plan(pair, &src.entries, &tgt.entries, resume_token, modified);
 
         let flags = match send_flags(job, &src_row) {
             Ok(flags) => flags,
@@ -489,6 +489,15 @@ impl<'h, 'c, 'j> Run<'h, 'c, 'j> {
             }
             let send = argv::send(&pair.source, step, flags);
             let recv = argv::recv(&pair.target_ds, force);
+            self.emit(|| {
+                let (job, source, target) = self.names(pair);
+                Event::TransferStart {
+                    job,
+                    source,
+                    target,
+                    step: step.to_string(),
+                }
+            });
             match transfer(
                 src_exec.as_ref(),
                 &send,
@@ -501,6 +510,17 @@ impl<'h, 'c, 'j> Run<'h, 'c, 'j> {
                     millis += u64::try_from(done.duration.as_millis()).unwrap_or(u64::MAX);
                     tracing::info!(source = %pair.source, target = %pair.target_ds, step = %step,
                         bytes = done.bytes, secs = done.duration.as_secs_f64(), "step done");
+                    self.emit(|| {
+                        let (job, source, target) = self.names(pair);
+                        Event::TransferEnd {
+                            job,
+                            source,
+                            target,
+                            step: step.to_string(),
+                            bytes: done.bytes,
+                            millis: u64::try_from(done.duration.as_millis()).unwrap_or(u64::MAX),
+                        }
+                    });
                 }
                 Err(e)
                     if i == 0
@@ -618,6 +638,46 @@ impl<'h, 'c, 'j> Run<'h, 'c, 'j> {
             |d| listed.is_some_and(|l| l.contains_key(d)),
             &children,
         )
+    }
+
+    /// The planner's decision for one pair, logged and sent as an event.
+    fn plan(
+        &self,
+        pair: &Pair<'_>,
+        source: &[Entry],
+        target: &[Entry],
+        resume_token: Option<zferry_repl::ResumeToken>,
+        modified: bool,
+    ) -> TargetPlan {
+        let job = self.job;
+        let plan = plan_fanout(
+            source,
+            &[TargetState {
+                id: pair.target.id.clone(),
+                entries: target.to_vec(),
+                resume_token,
+                modified,
+            }],
+            &JobOptions {
+                filter: job.filter.clone(),
+                destructive: job.destructive,
+                preserve_diverged: job.on_divergence == OnDivergence::Preserve,
+            },
+        )
+        .pop()
+        .expect("one target in, one plan out");
+        tracing::info!(job = job.name, source = %pair.source, target = %pair.target_ds,
+            node = pair.target.at.node, outcome = %plan.outcome, "planned");
+        self.emit(|| {
+            let (job, source, target) = self.names(pair);
+            Event::Plan {
+                job,
+                source,
+                target,
+                outcome: plan.outcome.to_string(),
+            }
+        });
+        plan
     }
 
     /// Carries out the preserve steps on the target, each logged with its reason; stops at
@@ -841,12 +901,53 @@ impl<'h, 'c, 'j> Run<'h, 'c, 'j> {
     }
 
     fn progress_for(&self, pair: &Pair<'_>) -> Option<OnProgress> {
-        let sink = self.opts.progress.clone()?;
+        let sink = self.opts.progress.clone();
+        let events = self.opts.events.clone();
+        if sink.is_none() && events.is_none() {
+            return None;
+        }
         let label = format!(
             "{} -> {}:{}",
             pair.source, pair.target.at.node, pair.target_ds
         );
-        Some(Arc::new(move |p: &Progress| sink(&label, p)))
+        let (job, source, target) = self.names(pair);
+        let last: Mutex<Option<Instant>> = Mutex::new(None);
+        Some(Arc::new(move |p: &Progress| {
+            if let Some(sink) = &sink {
+                sink(&label, p);
+            }
+            let Some(events) = &events else { return };
+            let mut last = last
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            if last.is_some_and(|t| t.elapsed() < PROGRESS_EVERY) {
+                return;
+            }
+            *last = Some(Instant::now());
+            events(&Event::Progress {
+                job: job.clone(),
+                source: source.clone(),
+                target: target.clone(),
+                sent: p.sent(),
+                estimate: p.estimate,
+            });
+        }))
+    }
+
+    /// Sends an event to the sink, if any (the event is built only then).
+    fn emit(&self, event: impl FnOnce() -> Event) {
+        if let Some(sink) = &self.opts.events {
+            sink(&event());
+        }
+    }
+
+    /// `(job, source node:dataset, target node:dataset)` as in the pair's report.
+    fn names(&self, pair: &Pair<'_>) -> (String, String, String) {
+        (
+            self.job.name.clone(),
+            format!("{}:{}", self.job.source.node, pair.source),
+            format!("{}:{}", pair.target.at.node, pair.target_ds),
+        )
     }
 
     fn report(&self, pair: &Pair<'_>, status: PairStatus, message: String) -> PairReport {
