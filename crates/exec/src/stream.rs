@@ -13,7 +13,7 @@
 //! the pipes (EPIPE/EOF) and, over ssh, by the keep-alives. Dropping a [`Spawned`] kills it.
 
 use std::io::{self, BufRead, BufReader};
-use std::process::{ChildStdout, Command, Stdio};
+use std::process::{ChildStdin, ChildStdout, Command, Stdio};
 use std::thread::{self, JoinHandle};
 use std::time::Instant;
 
@@ -94,6 +94,11 @@ impl Spawned {
     /// The stdout pipe, when spawned with `Stdio::piped()`; hand it to the next process.
     pub fn take_stdout(&mut self) -> Option<ChildStdout> {
         self.guard.child_mut().stdout.take()
+    }
+
+    /// The stdin pipe, when spawned with `Stdio::piped()`; write the stream into it.
+    pub fn take_stdin(&mut self) -> Option<ChildStdin> {
+        self.guard.child_mut().stdin.take()
     }
 
     /// Kills the process (SIGKILL); `wait` then reports the signal.

@@ -9,9 +9,11 @@
 
 use std::collections::BTreeMap;
 
-use zferry_config::{Config, Job, OnDivergence, RawMode, SyncMode};
+use zferry_config::{Compression, Config, Job, OnDivergence, RawMode, SyncMode};
 use zferry_repl::{Destructive, Fraction, SnapshotFilter, TargetId};
 use zferry_zfs::DatasetName;
+
+use crate::wire::WireOptions;
 
 /// One side of a pair: a node and a dataset on it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -45,6 +47,8 @@ pub struct JobSpec {
     pub raw: RawMode,
     pub allow_unencrypted_send: bool,
     pub bookmarks: bool,
+    /// `compress` and `bandwidth-limit`.
+    pub wire: WireOptions,
 }
 
 /// Why a job was not resolved.
@@ -146,6 +150,19 @@ pub fn resolve(
         raw: job.raw,
         allow_unencrypted_send: job.allow_unencrypted_send,
         bookmarks: job.bookmarks,
+        wire: WireOptions {
+            compress: job.compress == Compression::Zstd,
+            limit: match job.bandwidth_limit {
+                Some(b) if b.0 == 0 => {
+                    return Err(invalid(
+                        "bandwidth-limit = 0 would stop every transfer; remove the key for no \
+                         limit"
+                            .into(),
+                    ));
+                }
+                b => b.map(|b| b.0),
+            },
+        },
     }))
 }
 
@@ -257,6 +274,8 @@ allow-rollback-to-common = true
 mode = "pull"
 source = { node = "b", dataset = "tank/b" }
 targets = [{ node = "a", dataset = "backup/b" }, { node = "Node_C", dataset = "far/b" }]
+compress = "none"
+bandwidth-limit = "2M"
 "#;
 
     fn config() -> Config {
@@ -313,6 +332,29 @@ targets = [{ node = "a", dataset = "backup/b" }, { node = "Node_C", dataset = "f
             err.to_string().starts_with("job `push`: snapshots: "),
             "{err}"
         );
+    }
+
+    #[test]
+    fn compression_defaults_to_zstd_and_the_limit_is_bytes_per_second() {
+        let on_a = resolve_jobs(&config(), "a", &[], Destructive::AppendOnly).unwrap();
+        assert_eq!(
+            on_a[0].wire,
+            WireOptions {
+                compress: false,
+                limit: Some(2 << 20)
+            }
+        );
+        assert_eq!(
+            on_a[1].wire,
+            WireOptions {
+                compress: true,
+                limit: None
+            }
+        );
+        let zero = CONFIG.replace("\"2M\"", "0");
+        let c = Config::from_str_with_path(&zero, std::path::Path::new("t.toml")).unwrap();
+        let err = resolve("pull", &c.jobs["pull"], "a", Destructive::AppendOnly).unwrap_err();
+        assert!(err.to_string().contains("bandwidth-limit = 0"), "{err}");
     }
 
     #[test]

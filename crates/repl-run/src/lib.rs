@@ -7,6 +7,8 @@
 //! - [`argv`]: every `zfs` command replication runs (pure builders).
 //! - [`pipeline`]: `zfs send | zfs recv` across hosts, kernel-piped, with progress.
 //! - [`progress`]: parses `zfs send -v -P` stderr.
+//! - [`wire`]: where the stream is compressed and whether a relay touches it (pure).
+//! - [`relay`]: the copy through zstd and the bandwidth limit; [`rate`]: the limit's math.
 //! - [`run`]: one run of a job: lock, list, plan, guard, send, resume, move cursors, record.
 //! - [`state`]: per-job record of sizes, `snapshots_changed` and last results.
 //! - [`lock`]: one run per pool at a time.
@@ -20,6 +22,9 @@ pub mod listing;
 pub mod lock;
 pub mod pipeline;
 pub mod progress;
+pub mod rate;
+pub mod relay;
 pub mod report;
 pub mod run;
 pub mod state;
+pub mod wire;

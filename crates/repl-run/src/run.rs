@@ -6,6 +6,7 @@
 //! reported with the planner's evidence; it never stops the other pairs.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::fmt::Write as _;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -29,6 +30,7 @@ use crate::pipeline::{OnProgress, TransferError, transfer};
 use crate::progress::Progress;
 use crate::report::{PairReport, PairStatus};
 use crate::state::{self, JobState, PairState};
+use crate::wire;
 
 /// At most one progress event per transfer this often.
 const PROGRESS_EVERY: Duration = Duration::from_secs(3);
@@ -402,6 +404,7 @@ impl<'h, 'c, 'j> Run<'h, 'c, 'j> {
                     lines.insert(0, destruction.to_string());
                 }
                 if self.opts.dry_run {
+                    lines.extend(wire::describe(job.wire, self.crosses_ssh(pair)));
                     return self.report(
                         pair,
                         PairStatus::WouldSend { steps: lines },
@@ -480,6 +483,7 @@ impl<'h, 'c, 'j> Run<'h, 'c, 'j> {
         };
         let mut bytes = 0;
         let mut millis = 0;
+        let mut wire_bytes: Option<u64> = None;
         for (i, step) in steps.iter().enumerate() {
             let force = i == 0 && !matches!(destruction, Destruction::None);
             if force {
@@ -503,10 +507,14 @@ impl<'h, 'c, 'j> Run<'h, 'c, 'j> {
                 &send,
                 tgt_exec.as_ref(),
                 &recv,
+                self.job.wire,
                 self.progress_for(pair),
             ) {
                 Ok(done) => {
                     bytes += done.bytes;
+                    if let Some(w) = done.wire_bytes {
+                        *wire_bytes.get_or_insert(0) += w;
+                    }
                     millis += u64::try_from(done.duration.as_millis()).unwrap_or(u64::MAX);
                     tracing::info!(source = %pair.source, target = %pair.target_ds, step = %step,
                         bytes = done.bytes, secs = done.duration.as_secs_f64(), "step done");
@@ -537,6 +545,13 @@ impl<'h, 'c, 'j> Run<'h, 'c, 'j> {
             }
         }
         self.move_cursor(pair, cursor, held, true);
+        let mut lines = lines;
+        if let Some(mut line) = wire::describe(self.job.wire, self.crosses_ssh(pair)) {
+            if let Some(w) = wire_bytes {
+                let _ = write!(line, ": {w} bytes on the wire");
+            }
+            lines.push(line);
+        }
         let end = steps.last().map(|s| s.end().name.clone());
         let mut r = self.report(
             pair,
@@ -757,6 +772,7 @@ impl<'h, 'c, 'j> Run<'h, 'c, 'j> {
             &argv::send_resume(token),
             tgt_exec.as_ref(),
             &argv::recv(&pair.target_ds, false),
+            self.job.wire,
             self.progress_for(pair),
         );
         let note = match resumed {
@@ -898,6 +914,12 @@ impl<'h, 'c, 'j> Run<'h, 'c, 'j> {
                 &argv::release(&pair.target_ds, &cu.hold, &stale),
             );
         }
+    }
+
+    /// Whether the pair's stream leaves this node (only then is it compressed).
+    fn crosses_ssh(&self, pair: &Pair<'_>) -> bool {
+        let local = self.hosts.local();
+        self.job.source.node != local || pair.target.at.node != local
     }
 
     fn progress_for(&self, pair: &Pair<'_>) -> Option<OnProgress> {
