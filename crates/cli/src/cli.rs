@@ -79,6 +79,27 @@ pub enum Command {
     /// The remote end of replication, as an ssh forced command: runs the `zfs` command in
     /// SSH_ORIGINAL_COMMAND if this node's config allows it, else refuses (exit 126).
     Serve(ServeArgs),
+    /// The remote end of a compressed replication stream (sent by `zferry repl run` over
+    /// ssh): `compress -- zfs send …` or `decompress -- zfs receive -s …`, zstd done in-process.
+    Wire(WireArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct WireArgs {
+    /// What to do with the stream.
+    #[arg(value_enum)]
+    pub mode: WireModeArg,
+    /// The `zfs` command, after `--` (only the shapes `zferry serve` serves).
+    #[arg(last = true, required = true)]
+    pub argv: Vec<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum WireModeArg {
+    /// Run a `zfs send` and compress its stdout.
+    Compress,
+    /// Decompress stdin into a `zfs receive`.
+    Decompress,
 }
 
 #[derive(Debug, Args)]

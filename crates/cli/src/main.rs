@@ -17,6 +17,7 @@ mod snap_run;
 mod status;
 mod vma_cmd;
 mod vma_create;
+mod wire_cmd;
 
 use std::process::ExitCode;
 
@@ -54,6 +55,7 @@ fn main() -> ExitCode {
             SnapCommand::Clone(args) => snap_cmd::clone(args),
         },
         Command::Serve(args) => serve_cmd::run(&cli, args),
+        Command::Wire(args) => wire_cmd::run(args),
         Command::Repl { command } => match command {
             ReplCommand::Run(args) => repl_cmd::run(&cli, args),
             ReplCommand::Status(args) => repl_cmd::status(&cli, args),

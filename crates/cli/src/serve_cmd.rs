@@ -9,7 +9,7 @@
 
 use std::os::unix::net::UnixDatagram;
 use std::os::unix::process::CommandExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
 use anyhow::{Context, Result};
@@ -17,12 +17,10 @@ use zferry_config::Config;
 use zferry_serve::{Policy, Refusal, Request, Verdict};
 
 use crate::cli::{Cli, ServeArgs};
+use crate::wire_cmd::zfs_path;
 
 /// Exit status of a refused command (the shell's "found but not executable").
 pub const REFUSED: u8 = 126;
-
-/// Where `zfs` is looked for: sshd's forced command may run with a minimal PATH.
-const ZFS_PATHS: [&str; 4] = ["/usr/sbin/zfs", "/sbin/zfs", "/usr/bin/zfs", "/bin/zfs"];
 
 /// Longest part of the client's command line quoted in a refusal.
 const MAX_SHOWN: usize = 300;
@@ -109,19 +107,15 @@ fn resolve_token(args: &[String]) -> Result<zferry_zfs::SnapshotName, Refusal> {
     })
 }
 
-fn zfs_path() -> Result<PathBuf> {
-    ZFS_PATHS
-        .iter()
-        .map(PathBuf::from)
-        .find(|p| p.is_file())
-        .with_context(|| format!("no zfs binary in {}", ZFS_PATHS.join(", ")))
-}
-
-/// Replaces this process with `zfs`; returns only if that fails.
+/// Replaces this process with `zfs`; returns only if that fails. A `zferry wire` request
+/// runs its `zfs` as a child instead, with zstd on the stream in this process.
 fn exec(request: &Request) -> Result<u8> {
-    let zfs = zfs_path()?;
     tracing::info!(command = %request, "serve: running");
     syslog(6, &format!("running: {request}"));
+    if matches!(request, Request::Wire { .. }) {
+        return crate::wire_cmd::pump(request);
+    }
+    let zfs = zfs_path()?;
     let err = Command::new(&zfs).args(request.zfs_args()).exec();
     Err(err).with_context(|| format!("cannot exec {}", zfs.display()))
 }

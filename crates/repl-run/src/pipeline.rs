@@ -14,7 +14,7 @@ use zferry_exec::{CommandSpec, ExecError, Executor, LineObserver, Output, RetryC
 use zferry_zfs::{CommandFailure, ZfsErrorKind};
 
 use crate::progress::Progress;
-use crate::relay::{RelayError, RelaySpec, relay};
+use crate::relay::{RelayError, RelaySpec, Relayed, relay};
 use crate::wire::{self, WireOptions, WirePlan};
 
 /// Called with the running totals whenever a progress line arrives.
@@ -160,19 +160,7 @@ pub fn transfer(
     let started = Instant::now();
     let plan = wire::plan(send, recv, source.is_remote(), target.is_remote(), wire);
     let progress = Arc::new(Mutex::new(Progress::default()));
-    let observer: LineObserver = {
-        let progress = Arc::clone(&progress);
-        Box::new(move |line| {
-            let mut p = progress
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner);
-            let consumed = p.feed(line);
-            if consumed && let Some(report) = &on_progress {
-                report(&p);
-            }
-            !consumed
-        })
-    };
+    let observer = progress_observer(Arc::clone(&progress), on_progress);
     let fail_send = |e| TransferError {
         send: Some(Box::new(EndFailure::Exec(e))),
         ..TransferError::default()
@@ -207,16 +195,7 @@ pub fn transfer(
     if let Some(spec) = plan.relay {
         let input = relay_input.expect("kept for the relay");
         let output = receiver.take_stdin().expect("stdin was piped");
-        let outcome = thread::Builder::new()
-            .name("zferry-relay".into())
-            .spawn(move || relay(input, output, spec))
-            .map_err(RelayError::Read)
-            .and_then(|h| {
-                h.join().unwrap_or_else(|_| {
-                    Err(RelayError::Codec(std::io::Error::other("relay thread panicked")))
-                })
-            });
-        match outcome {
+        match run_relay(input, output, spec) {
             Ok(done) => relayed = Some(done),
             Err(e) => {
                 // Neither end may outlive the relay: no hang on a half-open pipe.
@@ -243,7 +222,13 @@ pub fn transfer(
             })
         });
     if send_err.is_some() || recv_err.is_some() || relay_err.is_some() {
-        let hint = missing_zferry_hint(&plan, source, &send_err, target, &recv_err);
+        let hint = missing_zferry_hint(
+            &plan,
+            source,
+            send_err.as_deref(),
+            target,
+            recv_err.as_deref(),
+        );
         return Err(TransferError {
             send: send_err,
             recv: recv_err,
@@ -269,6 +254,43 @@ pub fn transfer(
     })
 }
 
+/// Feeds the sender's stderr to `progress`; consumed lines stay out of the error capture.
+fn progress_observer(
+    progress: Arc<Mutex<Progress>>,
+    on_progress: Option<OnProgress>,
+) -> LineObserver {
+    Box::new(move |line| {
+        let mut p = progress
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let consumed = p.feed(line);
+        if consumed && let Some(report) = &on_progress {
+            report(&p);
+        }
+        !consumed
+    })
+}
+
+/// Runs the relay on its own thread and waits for it (the caller's thread stays free of
+/// its panics).
+fn run_relay(
+    input: std::process::ChildStdout,
+    output: std::process::ChildStdin,
+    spec: RelaySpec,
+) -> Result<Relayed, RelayError> {
+    thread::Builder::new()
+        .name("zferry-relay".into())
+        .spawn(move || relay(input, output, spec))
+        .map_err(RelayError::Read)
+        .and_then(|h| {
+            h.join().unwrap_or_else(|_| {
+                Err(RelayError::Codec(std::io::Error::other(
+                    "relay thread panicked",
+                )))
+            })
+        })
+}
+
 /// The node the relay runs on (the local end's).
 fn local_host(source: &dyn Executor, target: &dyn Executor) -> String {
     if source.is_remote() {
@@ -282,17 +304,17 @@ fn local_host(source: &dyn Executor, target: &dyn Executor) -> String {
 fn missing_zferry_hint(
     plan: &WirePlan,
     source: &dyn Executor,
-    send: &Option<Box<EndFailure>>,
+    send: Option<&EndFailure>,
     target: &dyn Executor,
-    recv: &Option<Box<EndFailure>>,
+    recv: Option<&EndFailure>,
 ) -> Option<String> {
-    let not_found = |cmd: &CommandSpec, end: &Option<Box<EndFailure>>| {
+    let not_found = |cmd: &CommandSpec, end: Option<&EndFailure>| {
         cmd.program == wire::WIRE_PROGRAM
-            && matches!(end.as_deref(), Some(EndFailure::Command(c)) if c.exit_code == Some(127))
+            && matches!(end, Some(EndFailure::Command(c)) if c.exit_code == Some(127))
     };
     [(&plan.send, source, send), (&plan.recv, target, recv)]
         .into_iter()
-        .find(|(cmd, _, end)| not_found(cmd, end))
+        .find(|(cmd, _, end)| not_found(cmd, *end))
         .map(|(_, exec, _)| {
             format!(
                 "{} has no `zferry` in its PATH for compressed streams: install zferry there \
@@ -336,7 +358,15 @@ mod tests {
         let send = sh("printf 'size\\t6\\n' >&2; printf 'abcdef'; \
                        printf '00:00:01\\t6\\tp/a@s\\n' >&2");
         let recv = sh("test \"$(cat)\" = abcdef");
-        let done = transfer(&here, &send, &here, &recv, WireOptions::default(), Some(report)).unwrap();
+        let done = transfer(
+            &here,
+            &send,
+            &here,
+            &recv,
+            WireOptions::default(),
+            Some(report),
+        )
+        .unwrap();
         assert_eq!(done.bytes, 6);
         assert_eq!(*seen.lock().unwrap(), [0, 6]);
     }
@@ -431,7 +461,10 @@ mod tests {
         assert!(started.elapsed() < Duration::from_secs(20), "{err}");
         assert!(err.send.is_none() && err.recv.is_none(), "{err}");
         let text = err.to_string();
-        assert!(text.contains("relay on nodeB (Decompress) failed: zstd"), "{text}");
+        assert!(
+            text.contains("relay on nodeB (Decompress) failed: zstd"),
+            "{text}"
+        );
         assert_eq!(err.retry_class(), RetryClass::Permanent);
     }
 
@@ -456,6 +489,9 @@ mod tests {
         .unwrap_err();
         let text = err.to_string();
         assert!(text.contains("nodeC has no `zferry` in its PATH"), "{text}");
-        assert!(text.contains("zferry wire decompress -- zfs recv"), "{text}");
+        assert!(
+            text.contains("zferry wire decompress -- zfs recv"),
+            "{text}"
+        );
     }
 }

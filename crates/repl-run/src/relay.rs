@@ -87,8 +87,8 @@ pub fn relay(input: impl Read, output: impl Write, spec: RelaySpec) -> Result<Re
         Codec::Compress(level) => {
             let mut input = Metered::new(input, Limiter::new(None));
             let wire = Metered::new(output, limiter);
-            let mut encoder = zstd::stream::write::Encoder::new(wire, level)
-                .map_err(RelayError::Codec)?;
+            let mut encoder =
+                zstd::stream::write::Encoder::new(wire, level).map_err(RelayError::Codec)?;
             let stream = pump(&mut input, &mut encoder).map_err(|e| match e {
                 RelayError::Write(io) => io_or_codec(encoder.get_ref().failed, io, false),
                 other => other,
@@ -102,13 +102,18 @@ pub fn relay(input: impl Read, output: impl Write, spec: RelaySpec) -> Result<Re
         }
         Codec::Decompress => {
             let wire = Metered::new(input, limiter);
-            let mut decoder =
-                zstd::stream::read::Decoder::new(wire).map_err(RelayError::Codec)?;
+            let mut decoder = zstd::stream::read::Decoder::new(wire).map_err(RelayError::Codec)?;
             let mut output = Metered::new(output, Limiter::new(None));
-            let stream = pump(&mut decoder, &mut output).map_err(|e| match e {
-                RelayError::Read(io) => io_or_codec(decoder.get_ref().get_ref().failed, io, true),
-                other => other,
-            })?;
+            let stream = match pump(&mut decoder, &mut output) {
+                Ok(n) => n,
+                // Nothing at all arrived (the far end never started): an empty stream, as
+                // an uncompressed pipe would deliver; the far end's error says why.
+                Err(RelayError::Read(_)) if decoder.get_ref().get_ref().bytes == 0 => 0,
+                Err(RelayError::Read(io)) => {
+                    return Err(io_or_codec(decoder.get_ref().get_ref().failed, io, true));
+                }
+                Err(other) => return Err(other),
+            };
             Ok(Relayed {
                 stream,
                 wire: decoder.get_ref().get_ref().bytes,
@@ -289,6 +294,15 @@ mod tests {
         assert!(matches!(cut, RelayError::Codec(_)), "{cut:?}");
         let err = relay(&b"not zstd at all"[..], io::sink(), un).unwrap_err();
         assert!(matches!(err, RelayError::Codec(_)), "{err:?}");
+    }
+
+    #[test]
+    fn an_empty_input_is_an_empty_stream_both_ways() {
+        for codec in [Codec::Copy, Codec::Compress(3), Codec::Decompress] {
+            let mut out = Vec::new();
+            let done = relay(&b""[..], &mut out, RelaySpec { codec, limit: None }).unwrap();
+            assert_eq!(done.stream, 0, "{codec:?}");
+        }
     }
 
     #[test]

@@ -171,7 +171,10 @@ mod tests {
         };
         let p = plan(&send(), &recv(), true, false, opts);
         assert_eq!(p.recv, recv());
-        assert_eq!(p.send.argv()[..5], ["zferry", "wire", "compress", "--", "zfs"]);
+        assert_eq!(
+            p.send.argv()[..5],
+            ["zferry", "wire", "compress", "--", "zfs"]
+        );
         assert_eq!(p.send.label.as_deref(), Some("send"));
         assert_eq!(
             p.relay,

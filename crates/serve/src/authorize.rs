@@ -35,14 +35,14 @@ pub fn authorize(request: Request, policy: &Policy) -> Result<Verdict, Refusal> 
         force: true,
         dataset,
         ..
-    } = &request
+    } = request.zfs_request()
         && !policy.allows_force_receive(dataset)
     {
         return Err(Refusal::ForceReceive {
             dataset: dataset.to_string(),
         });
     }
-    if let Request::Resume { token, .. } = &request {
+    if let Request::Resume { token, .. } = request.zfs_request() {
         let token = token.clone();
         return Ok(Verdict::ResolveToken(request, token));
     }

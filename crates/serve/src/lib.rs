@@ -24,6 +24,6 @@ pub mod unquote;
 pub use authorize::{Verdict, authorize, authorize_resume, decide};
 pub use policy::{Grant, Policy};
 pub use refusal::Refusal;
-pub use request::{HoldTag, List, Request, ResumeToken, Send};
+pub use request::{HoldTag, List, Request, ResumeToken, Send, WireMode};
 pub use token::{dry_run_args, snapshot_of_dry_run};
 pub use unquote::{UnquoteError, unquote};

@@ -16,9 +16,12 @@ pub enum Refusal {
     /// An empty argv.
     #[error("empty command")]
     Empty,
-    /// A program other than `zfs` (or `zferry --version`).
-    #[error("program {0:?} is not served (only zfs and `zferry --version`)")]
+    /// A program other than `zfs` (or `zferry --version`, `zferry wire`).
+    #[error("program {0:?} is not served (only zfs, `zferry --version` and `zferry wire`)")]
     Program(String),
+    /// A `zferry wire` command of the wrong shape (the inner `zfs` argv is checked as usual).
+    #[error("`zferry wire`: {0}")]
+    Wire(String),
     /// A `zfs` subcommand that is never served.
     #[error("`zfs {0}` is not served")]
     Subcommand(String),

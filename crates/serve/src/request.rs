@@ -59,11 +59,36 @@ pub const RECEIVE_EXCLUDED_PROPS: [&str; 8] = [
 /// Longest resume token accepted (real ones are a few hundred bytes).
 pub const MAX_TOKEN_LEN: usize = 16 * 1024;
 
+/// What `zferry wire` does around its `zfs` command.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WireMode {
+    /// `zferry wire compress -- <zfs send …>`: zstd-compress the send's stdout.
+    Compress,
+    /// `zferry wire decompress -- <zfs receive -s …>`: zstd-decompress stdin into the receive.
+    Decompress,
+}
+
+impl WireMode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Compress => "compress",
+            Self::Decompress => "decompress",
+        }
+    }
+}
+
 /// A parsed, served command.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Request {
     /// `zferry --version`: answered by serve itself.
     Version,
+    /// `zferry wire compress|decompress -- <zfs argv>`: the inner `zfs` command, a send
+    /// (or resume) for `compress`, a resumable receive for `decompress`, with zstd done by
+    /// zferry itself on the stream.
+    Wire {
+        mode: WireMode,
+        inner: Box<Request>,
+    },
     List(List),
     Send(Send),
     /// `zfs send [-e] [-n] [-v] [-P] -t <token>`.
@@ -317,6 +342,7 @@ impl Request {
         match program.as_str() {
             "zfs" => {}
             "zferry" if rest == ["--version"] => return Ok(Self::Version),
+            "zferry" if rest.first().is_some_and(|w| w == "wire") => return parse_wire(&rest[1..]),
             other => return Err(Refusal::Program(other.to_owned())),
         }
         let Some((sub, args)) = rest.split_first() else {
@@ -336,13 +362,22 @@ impl Request {
         }
     }
 
+    /// The `zfs` request itself: the inner one of a [`Request::Wire`], else this one.
+    pub fn zfs_request(&self) -> &Self {
+        match self {
+            Self::Wire { inner, .. } => inner,
+            other => other,
+        }
+    }
+
     /// The `zfs` arguments to run (after the program), rebuilt from the parsed values;
-    /// empty for [`Request::Version`].
+    /// empty for [`Request::Version`]; the inner command's for [`Request::Wire`].
     pub fn zfs_args(&self) -> Vec<String> {
         let mut a: Vec<String> = Vec::new();
         let mut push = |words: &[&str]| a.extend(words.iter().map(|w| (*w).to_owned()));
         match self {
             Self::Version => {}
+            Self::Wire { inner, .. } => return inner.zfs_args(),
             Self::List(l) => {
                 let types: Vec<&str> = l.types.iter().map(|t| t.as_str()).collect();
                 push(&["list", "-H", "-p", "-o", &l.columns.join(","), "-t"]);
@@ -455,6 +490,10 @@ impl Request {
                 hardened: true,
                 dataset,
             },
+            Self::Wire { mode, inner } => Self::Wire {
+                mode,
+                inner: Box::new(inner.hardened()),
+            },
             other => other,
         }
     }
@@ -463,6 +502,7 @@ impl Request {
     pub fn names(&self) -> Vec<ObjectName> {
         match self {
             Self::Version | Self::Resume { .. } => Vec::new(),
+            Self::Wire { inner, .. } => inner.names(),
             Self::List(l) => l
                 .datasets
                 .iter()
@@ -497,8 +537,12 @@ impl Request {
 impl fmt::Display for Request {
     /// The command as it will run, words space-separated (names never hold control chars).
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if matches!(self, Self::Version) {
-            return f.write_str("zferry --version");
+        match self {
+            Self::Version => return f.write_str("zferry --version"),
+            Self::Wire { mode, inner } => {
+                return write!(f, "zferry wire {} -- {inner}", mode.as_str());
+            }
+            _ => {}
         }
         f.write_str("zfs")?;
         for word in self.zfs_args() {
@@ -506,6 +550,47 @@ impl fmt::Display for Request {
         }
         Ok(())
     }
+}
+
+/// `compress -- zfs send …` or `decompress -- zfs receive -s …` (after `zferry wire`): the
+/// inner argv passes exactly the checks it would pass alone.
+fn parse_wire(args: &[String]) -> Result<Request, Refusal> {
+    let (mode, inner) = match args {
+        [mode, sep, inner @ ..] if sep == "--" => (mode.as_str(), inner),
+        _ => {
+            return Err(Refusal::Wire(
+                "expects `compress|decompress -- zfs …`".to_owned(),
+            ));
+        }
+    };
+    let mode = match mode {
+        "compress" => WireMode::Compress,
+        "decompress" => WireMode::Decompress,
+        other => return Err(Refusal::Wire(format!("mode {other:?} is not served"))),
+    };
+    if inner.first().map(String::as_str) != Some("zfs") {
+        let program = inner.first().cloned().unwrap_or_default();
+        return Err(Refusal::Wire(format!("wraps only zfs, not {program:?}")));
+    }
+    let request = Request::parse(inner)?;
+    let fits = match mode {
+        WireMode::Compress => matches!(request, Request::Send(_) | Request::Resume { .. }),
+        WireMode::Decompress => matches!(request, Request::Receive { .. }),
+    };
+    if !fits {
+        let want = match mode {
+            WireMode::Compress => "zfs send",
+            WireMode::Decompress => "zfs receive -s",
+        };
+        return Err(Refusal::Wire(format!(
+            "{} wraps only `{want}`, not `{request}`",
+            mode.as_str()
+        )));
+    }
+    Ok(Request::Wire {
+        mode,
+        inner: Box::new(request),
+    })
 }
 
 fn parse_list(args: &[String]) -> Result<List, Refusal> {

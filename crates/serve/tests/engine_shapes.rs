@@ -6,7 +6,8 @@ use zferry_exec::{CommandSpec, shell_join};
 use zferry_repl::{CursorBookmark, Entry, HoldTag, ResumeToken, Step, TargetId};
 use zferry_repl_run::argv::{self, SendFlags};
 use zferry_repl_run::listing;
-use zferry_serve::{Grant, Policy, Verdict, decide};
+use zferry_repl_run::wire::{self, WireOptions};
+use zferry_serve::{Grant, Policy, Request, Verdict, decide};
 use zferry_zfs::{DatasetName, Guid};
 
 fn ds(s: &str) -> DatasetName {
@@ -88,6 +89,55 @@ fn every_engine_command_is_served() {
     served(&argv::holds(&dst, &["a".into(), "b".into()]));
     served(&listing::datasets_argv(&[ds("p/src"), ds("q/dst")]));
     served(&listing::entries_argv(&[src.clone(), dst.clone()]));
+}
+
+/// The compression wrappers the engine puts around a remote send or receive: served, the
+/// inner `zfs` runs exactly as it would alone, and the argv survives `shell_join` and serve's
+/// strict unquoting unchanged.
+#[test]
+fn compressed_wrappers_are_served_around_the_same_zfs_argv() {
+    let src = ds("p/src/child");
+    let dst = ds("q/dst/child");
+    let a = Entry::snapshot("a", 1, 10, 100);
+    let b = Entry::snapshot("b", 2, 20, 200);
+    let step = Step::Incremental {
+        from: a,
+        to: b,
+        intermediates: true,
+    };
+    let token: ResumeToken = "1-e3f9a3f0b-f8-789c636064000310a500c4ec".parse().unwrap();
+    let zstd = WireOptions {
+        compress: true,
+        limit: Some(1 << 20),
+    };
+    let sends = [
+        argv::send(&src, &step, SendFlags::default()),
+        argv::send(&src, &step, SendFlags { raw: true }),
+        argv::send_resume(&token),
+    ];
+    for send in &sends {
+        for force in [false, true] {
+            let recv = argv::recv(&dst, force);
+            // Both ends remote: the send is wrapped in compress, the receive in decompress.
+            let plan = wire::plan(send, &recv, true, true, zstd);
+            for (cmd, inner) in [(&plan.send, send), (&plan.recv, &recv)] {
+                let argv = cmd.argv();
+                let line = shell_join(&argv).unwrap();
+                assert_eq!(zferry_serve::unquote(&line).unwrap(), argv, "{line}");
+                let req = match decide(Some(&line), &policy()) {
+                    Ok(Verdict::Allow(req) | Verdict::ResolveToken(req, _)) => req,
+                    Err(refusal) => panic!("{argv:?} refused: {refusal}"),
+                };
+                assert!(matches!(req, Request::Wire { .. }), "{req:?}");
+                let mut run = vec!["zfs".to_owned()];
+                run.extend(req.zfs_args());
+                let want = inner.argv();
+                let same = run == want
+                    || (want[1] == "recv" && run[1] == "receive" && run[2..] == want[2..]);
+                assert!(same, "{argv:?} runs as {run:?}");
+            }
+        }
+    }
 }
 
 #[test]

@@ -118,6 +118,22 @@ const ACCEPTED: &[(&str, &str)] = &[
         "zfs get -H -p -o name,property,value,source all backup/a/data@s1 zpool1/vm-100-disk-0#m",
         "=",
     ),
+    (
+        "zferry wire compress -- zfs send -v -P -i @a zpool1/vm-100-disk-0@b",
+        "zferry wire compress -- zfs send -v -P -i zpool1/vm-100-disk-0@a zpool1/vm-100-disk-0@b",
+    ),
+    (
+        "zferry wire compress -- zfs send -w -v -P backup/a/data/x@s1",
+        "=",
+    ),
+    (
+        "zferry wire decompress -- zfs recv -s -u backup/a/data/x",
+        "zferry wire decompress -- zfs receive -s -u backup/a/data/x",
+    ),
+    (
+        "zferry wire decompress -- zfs receive -s -u -F zpool1/vm-100-disk-0",
+        "=",
+    ),
 ];
 
 /// Refused commands and a fragment of the reason.
@@ -274,6 +290,73 @@ const REFUSED: &[(&str, &str)] = &[
     ("env A=1 zfs list", "program \"env\""),
     ("zferry --help", "program \"zferry\""),
     ("zferry serve --stdio", "program \"zferry\""),
+    ("zferry wire compress -- zfs send zpool1/other@a", "outside"),
+    (
+        "zferry wire compress -- zfs send -i zpool1/other@a zpool1/vm-100-disk-0@b",
+        "outside",
+    ),
+    (
+        "zferry wire decompress -- zfs recv -s backup/a/data/scratch",
+        "outside",
+    ),
+    (
+        "zferry wire decompress -- zfs recv -s -F backup/a/data",
+        "needs allow-rollback-to-common",
+    ),
+    (
+        "zferry wire decompress -- zfs recv -A backup/a/data",
+        "decompress wraps only `zfs receive -s`",
+    ),
+    (
+        "zferry wire decompress -- zfs send zpool1/vm-100-disk-0@a",
+        "decompress wraps only `zfs receive -s`",
+    ),
+    (
+        "zferry wire compress -- zfs recv -s backup/a/data",
+        "compress wraps only `zfs send`",
+    ),
+    (
+        "zferry wire compress -- zfs list -H -p -o name -t filesystem backup/a/data",
+        "compress wraps only `zfs send`",
+    ),
+    (
+        "zferry wire compress -- zfs destroy backup/a/data#zferry_x",
+        "compress wraps only `zfs send`",
+    ),
+    (
+        "zferry wire compress -- zfs send -R zpool1/vm-100-disk-0@a",
+        "option \"-R\"",
+    ),
+    (
+        "zferry wire decompress -- zfs recv -s -o mountpoint=/ backup/a/data",
+        "only -o readonly=on",
+    ),
+    (
+        "zferry wire compress -- zfs rollback backup/a/data@s1",
+        "`zfs rollback` is not served",
+    ),
+    (
+        "zferry wire compress zfs send zpool1/vm-100-disk-0@a",
+        "expects `compress|decompress -- zfs …`",
+    ),
+    ("zferry wire", "expects `compress|decompress -- zfs …`"),
+    (
+        "zferry wire gzip -- zfs send zpool1/vm-100-disk-0@a",
+        "mode \"gzip\" is not served",
+    ),
+    (
+        "zferry wire compress -- sh -c id",
+        "wraps only zfs, not \"sh\"",
+    ),
+    (
+        "zferry wire compress -- /sbin/zfs send zpool1/vm-100-disk-0@a",
+        "wraps only zfs",
+    ),
+    (
+        "zferry wire compress -- zferry wire compress -- zfs send zpool1/vm-100-disk-0@a",
+        "wraps only zfs, not \"zferry\"",
+    ),
+    ("zferry wire compress --", "wraps only zfs, not \"\""),
 ];
 
 #[test]
@@ -374,6 +457,21 @@ fn resume_tokens_are_resolved_then_authorized() {
     let outside = "zpool1/other@b".parse().unwrap();
     let err = zferry_serve::authorize_resume(request, &outside, &policy()).unwrap_err();
     assert!(err.to_string().contains("outside"), "{err}");
+    // Wrapped for compression: the same resolution, and the wrapper stays.
+    let verdict = run(&format!(
+        "zferry wire compress -- zfs send -v -P -t {token}"
+    ))
+    .unwrap();
+    let Verdict::ResolveToken(request, t) = verdict else {
+        panic!("{verdict:?}")
+    };
+    assert_eq!(t.as_str(), token);
+    let req = zferry_serve::authorize_resume(request, &ok, &policy()).unwrap();
+    assert_eq!(
+        req.to_string(),
+        format!("zferry wire compress -- zfs send -v -P -t {token}")
+    );
+    assert_eq!(req.zfs_args()[..3], ["send", "-v", "-P"]);
     assert!(snapshot_of_dry_run("nothing useful").is_none());
 }
 
@@ -405,6 +503,15 @@ fn hardened_receive_excludes_properties_that_reach_outside_zfs() {
     assert_eq!(
         req.hardened().to_string(),
         "zfs receive -s -u -x mountpoint -x canmount -x sharenfs -x sharesmb -x setuid \
+         -x exec -x devices -x zoned backup/a/data"
+    );
+    let Ok(Verdict::Allow(req)) = run("zferry wire decompress -- zfs recv -s -u backup/a/data")
+    else {
+        panic!("not allowed")
+    };
+    assert_eq!(
+        req.hardened().zfs_args().join(" "),
+        "receive -s -u -x mountpoint -x canmount -x sharenfs -x sharesmb -x setuid \
          -x exec -x devices -x zoned backup/a/data"
     );
     let Ok(Verdict::Allow(req)) = run("zfs holds -H backup/a/data@s1") else {
