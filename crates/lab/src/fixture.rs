@@ -238,6 +238,28 @@ pub fn zferry_binary() -> PathBuf {
     bin
 }
 
+/// Makes the `zferry` under test the one a remote shell finds (compressed replication runs
+/// `zferry wire` on the far node): in the lab guest, `/usr/local/bin/zferry` becomes a link
+/// to it (the guest's `/usr` is a tmpfs overlay; the host is untouched). On a real ZFS host
+/// nothing is changed: install zferry in root's `PATH` there.
+pub fn zferry_on_remote_path() {
+    let in_lab = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .is_ok_and(|h| h.trim() == "zferry-lab");
+    if !in_lab {
+        return;
+    }
+    let link = PathBuf::from("/usr/local/bin/zferry");
+    let want = zferry_binary();
+    if std::fs::read_link(&link).is_ok_and(|t| t == want) {
+        return;
+    }
+    // Parallel tests: each makes its own link and renames it over (atomic).
+    let tmp = link.with_file_name(format!(".zferry-{}", std::process::id()));
+    let _ = std::fs::remove_file(&tmp);
+    std::os::unix::fs::symlink(&want, &tmp).expect("linking zferry into /usr/local/bin");
+    std::fs::rename(&tmp, &link).expect("linking zferry into /usr/local/bin");
+}
+
 /// Runs the `zferry` binary (without `RUST_LOG`, so stderr holds only what zferry says);
 /// returns its exit code, stdout and stderr.
 pub fn run_zferry<S: AsRef<std::ffi::OsStr>>(args: &[S]) -> (i32, String, String) {

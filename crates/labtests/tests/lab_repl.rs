@@ -14,12 +14,13 @@
 
 #![allow(clippy::unwrap_used)] // test code: a panic is the failure report
 
+use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
-use zferry_lab::fixture::{TestPool, run_zferry, zferry_binary};
+use zferry_lab::fixture::{TestPool, run_zferry, zferry_binary, zferry_on_remote_path};
 
 struct Lab {
     a: TestPool,
@@ -35,6 +36,8 @@ impl Lab {
         let c = TestPool::create(&format!("{tag}c"), "256M");
         let dir = PathBuf::from(format!("/var/tmp/zferry-test-cfg/{}", a.name()));
         std::fs::create_dir_all(&dir).unwrap();
+        // Jobs compress by default: B and C run `zferry wire` through ssh.
+        zferry_on_remote_path();
         Self { a, b, c, dir }
     }
 
@@ -692,4 +695,147 @@ fn a_second_run_on_a_locked_pool_is_refused_as_transient() {
     assert!(snaps(&lab.b, &lab.b.ds("data")).is_empty());
     drop(held);
     assert_eq!(lab.repl(&cfg, &[]).0, 0);
+}
+
+/// `sha256sum` of a file in a dataset. A target arrives unmounted: it is mounted read-only
+/// for the sum and unmounted again, so the next receive finds it unmodified.
+fn file_sum(pool: &TestPool, ds: &str, file: &str) -> String {
+    let mounted = pool.run_ok("zfs", &["get", "-H", "-o", "value", "mounted", ds]);
+    let was_mounted = mounted.stdout_lossy().trim() == "yes";
+    if !was_mounted {
+        pool.run_ok("zfs", &["mount", "-o", "ro", ds]);
+    }
+    let mountpoint = pool.run_ok("zfs", &["get", "-H", "-o", "value", "mountpoint", ds]);
+    let path = format!("{}/{file}", mountpoint.stdout_lossy().trim());
+    let out = pool.run_ok("sha256sum", &[path.as_str()]);
+    if !was_mounted {
+        pool.run_ok("zfs", &["unmount", ds]);
+    }
+    out.stdout_lossy()
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .to_owned()
+}
+
+/// `(stream bytes, wire bytes)` of a replicated pair, from its report.
+fn stream_and_wire(pair: &Value) -> (u64, u64) {
+    let stream = pair["bytes"].as_u64().unwrap();
+    let steps = pair["steps"].as_array().unwrap();
+    let line = steps
+        .iter()
+        .filter_map(Value::as_str)
+        .find(|s| s.starts_with("wire:"))
+        .unwrap_or_else(|| panic!("no wire line: {pair:#}"));
+    let wire = line
+        .rsplit(": ")
+        .next()
+        .and_then(|t| t.strip_suffix(" bytes on the wire"))
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no wire bytes in {line:?}"));
+    (stream, wire)
+}
+
+#[test]
+fn zstd_push_with_a_bandwidth_limit_arrives_intact_at_the_limit() {
+    let lab = Lab::new("rz");
+    lab.a.setup("fs data\nwrite data/noise 8M\nsnap data@s1");
+    let cfg = lab.config(
+        r#"
+[jobs.j]
+source = { node = "a", dataset = "{A}/data" }
+targets = [{ node = "b", dataset = "{B}/data" }]
+compress = "zstd"
+bandwidth-limit = "2M"
+"#,
+    );
+    // The plan says how the stream will travel.
+    let (code, json, err) = lab.repl(&cfg, &["--dry-run"]);
+    assert_eq!(code, 0, "{json:#}\n{err}");
+    let plan = pairs(&json)[0]["steps"].to_string();
+    assert!(
+        plan.contains("wire: zstd level 3 over ssh, limited to 2M/s"),
+        "{plan}"
+    );
+
+    let started = Instant::now();
+    let (code, json, err) = lab.repl(&cfg, &[]);
+    let took = started.elapsed();
+    assert_eq!(code, 0, "{json:#}\n{err}");
+    assert_eq!(statuses(&json), ["replicated"], "{json:#}");
+    let (stream, wire) = stream_and_wire(&pairs(&json)[0]);
+    eprintln!("push 8M noise, zstd + 2M/s: stream {stream} B, wire {wire} B, {took:?}");
+    // Pseudo-random data does not shrink: ≥ 8 MiB at 2 MiB/s is ≥ 4 s less the allowance.
+    assert!(wire >= 8 << 20, "{wire}");
+    assert!(
+        took >= Duration::from_secs(3),
+        "{took:?}: the limit was not applied"
+    );
+    assert_eq!(
+        snaps(&lab.b, &lab.b.ds("data")),
+        snaps(&lab.a, &lab.a.ds("data"))
+    );
+    assert_eq!(
+        file_sum(&lab.b, &lab.b.ds("data"), "noise"),
+        file_sum(&lab.a, &lab.a.ds("data"), "noise")
+    );
+}
+
+#[test]
+fn zstd_pull_compresses_on_the_far_node_and_resumes_incrementally() {
+    let lab = Lab::new("ry");
+    lab.b.setup("fs data");
+    // Compressible: log-like text.
+    let mountpoint = format!("/var/tmp/zferry-test-mnt/{}/data", lab.b.name());
+    let mut text = String::new();
+    for i in 0..200_000 {
+        writeln!(
+            text,
+            "2026-11-21T12:{:02}:{:02} nfsd[{}]: request ok",
+            i % 60,
+            i % 61,
+            i % 97
+        )
+        .unwrap();
+    }
+    std::fs::write(format!("{mountpoint}/log"), &text).unwrap();
+    lab.b.setup("snap data@s1");
+    let cfg = lab.config(
+        r#"
+[jobs.pull]
+mode = "pull"
+source = { node = "b", dataset = "{B}/data" }
+targets = [{ node = "a", dataset = "{A}/data" }]
+"#,
+    );
+    let started = Instant::now();
+    let (code, json, err) = lab.repl(&cfg, &["--node", "a"]);
+    let took = started.elapsed();
+    assert_eq!(code, 0, "{json:#}\n{err}");
+    let (stream, wire) = stream_and_wire(&pairs(&json)[0]);
+    eprintln!(
+        "pull {} B of text, zstd (default): stream {stream} B, wire {wire} B (ratio {}), {took:?}",
+        text.len(),
+        stream / wire.max(1)
+    );
+    assert!(
+        wire * 5 < stream,
+        "zstd did not shrink text: {stream} -> {wire}"
+    );
+    assert_eq!(
+        file_sum(&lab.a, &lab.a.ds("data"), "log"),
+        file_sum(&lab.b, &lab.b.ds("data"), "log")
+    );
+    // An increment over the same compressed path.
+    lab.b.setup("write data/more 1M\nsnap data@s2");
+    let (code, json, err) = lab.repl(&cfg, &["--node", "a"]);
+    assert_eq!(code, 0, "{json:#}\n{err}");
+    assert!(
+        pairs(&json)[0]["steps"].to_string().contains("@s1 @s2"),
+        "{json:#}"
+    );
+    assert_eq!(
+        snaps(&lab.a, &lab.a.ds("data")),
+        snaps(&lab.b, &lab.b.ds("data"))
+    );
 }
