@@ -42,6 +42,13 @@ pub fn authorize(request: Request, policy: &Policy) -> Result<Verdict, Refusal> 
             dataset: dataset.to_string(),
         });
     }
+    if let Request::Preserve(step) = &request
+        && !policy.allows_preserve(step.base())
+    {
+        return Err(Refusal::Preserve {
+            dataset: step.base().to_string(),
+        });
+    }
     if let Request::Resume { token, .. } = request.zfs_request() {
         let token = token.clone();
         return Ok(Verdict::ResolveToken(request, token));

@@ -7,11 +7,13 @@
 //! direction, because a service's failover reverses its jobs (the old target sends).
 //!
 //! `recv -F` (a rollback or full replacement on this node) is only granted where the job
-//! allows it (`allow-rollback-to-common` or `allow-force-full`).
+//! allows it (`allow-rollback-to-common` or `allow-force-full`); keeping a diverged dataset
+//! aside (rename to `<ds>.diverged-…`, clone, promote) only where it says
+//! `on-divergence = "preserve"`.
 
 use std::fmt;
 
-use zferry_config::Config;
+use zferry_config::{Config, OnDivergence};
 use zferry_zfs::DatasetName;
 
 /// One dataset subtree this node serves, and why.
@@ -27,6 +29,9 @@ pub struct Grant {
     pub exclude: Vec<DatasetName>,
     /// `zfs receive -F` is allowed into this subtree.
     pub force_receive: bool,
+    /// A diverged dataset of this subtree may be kept aside and re-created
+    /// (`on-divergence = "preserve"`: rename, clone, promote).
+    pub preserve: bool,
 }
 
 impl Grant {
@@ -82,6 +87,7 @@ impl Policy {
                         .filter_map(|rel| format!("{}/{rel}", ep.dataset).parse().ok())
                         .collect(),
                     force_receive: job.allow_rollback_to_common || job.allow_force_full,
+                    preserve: job.on_divergence == OnDivergence::Preserve,
                 });
             }
         }
@@ -106,6 +112,11 @@ impl Policy {
     /// May `zfs receive -F` write into `ds`?
     pub fn allows_force_receive(&self, ds: &DatasetName) -> bool {
         self.grants.iter().any(|g| g.force_receive && g.covers(ds))
+    }
+
+    /// May a diverged `ds` be kept aside (renamed, re-created by clone and promote)?
+    pub fn allows_preserve(&self, ds: &DatasetName) -> bool {
+        self.grants.iter().any(|g| g.preserve && g.covers(ds))
     }
 }
 
@@ -185,6 +196,7 @@ targets = [{ node = "c", dataset = "tank/other" }]
                     recursive: true,
                     exclude: vec![ds("backup/a/data/scratch")],
                     force_receive: false,
+                    preserve: false,
                 },
                 Grant {
                     job: "vm".into(),
@@ -192,6 +204,7 @@ targets = [{ node = "c", dataset = "tank/other" }]
                     recursive: false,
                     exclude: vec![],
                     force_receive: true,
+                    preserve: false,
                 },
             ]
         );

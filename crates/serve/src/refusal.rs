@@ -49,6 +49,12 @@ pub enum Refusal {
          in a job whose endpoint on this node covers it"
     )]
     ForceReceive { dataset: String },
+    /// Rename/clone/promote of a diverged target where no job keeps diverged data aside.
+    #[error(
+        "keeping {dataset} aside (rename, clone, promote) needs on-divergence = \"preserve\" \
+         in a job whose endpoint on this node covers it"
+    )]
+    Preserve { dataset: String },
     /// The node's config could not be loaded: nothing is served.
     #[error("config unusable, nothing is served: {0}")]
     Config(String),

@@ -135,6 +135,61 @@ pub enum Request {
         props: Vec<PropertyName>,
         targets: Vec<ObjectName>,
     },
+    /// Keeping a diverged target aside (`on-divergence = "preserve"`), in its four shapes;
+    /// every name is `<ds>` or its aside `<ds>.diverged-<suffix>` (see [`aside_base`]).
+    Preserve(PreserveStep),
+}
+
+/// One step of keeping a diverged target aside, as the replication engine sends them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PreserveStep {
+    /// `zfs rename <ds> <ds>.diverged-<suffix>`.
+    RenameAside { from: DatasetName, to: DatasetName },
+    /// `zfs clone -o canmount=noauto <aside>@<snap> <ds>`.
+    CloneCommon {
+        origin: SnapshotName,
+        to: DatasetName,
+    },
+    /// `zfs promote <ds>`.
+    Promote(DatasetName),
+    /// `zfs rename -u <aside>/<child> <ds>/<child>`.
+    MoveChildBack { from: DatasetName, to: DatasetName },
+}
+
+impl PreserveStep {
+    /// The served dataset the step works on (what authorization checks; the aside's name
+    /// is tied to it by construction).
+    pub fn base(&self) -> &DatasetName {
+        match self {
+            Self::RenameAside { from: base, .. }
+            | Self::CloneCommon { to: base, .. }
+            | Self::Promote(base)
+            | Self::MoveChildBack { to: base, .. } => base,
+        }
+    }
+}
+
+/// The suffix marker of a dataset kept aside by `on-divergence = "preserve"`.
+const ASIDE_MARK: &str = ".diverged-";
+
+/// For `<parent>/<name>.diverged-<suffix>[/<child>…]` (suffix: letters, digits, `-`), the
+/// dataset it was kept aside from, `<parent>/<name>[/<child>…]`, and whether the aside is
+/// the last component (the dataset itself, not a child of it).
+pub fn aside_base(ds: &DatasetName) -> Option<(DatasetName, bool)> {
+    let parts: Vec<&str> = ds.as_str().split('/').collect();
+    let (at, base) = parts.iter().enumerate().find_map(|(i, part)| {
+        let (base, suffix) = part.split_once(ASIDE_MARK)?;
+        let ok = !base.is_empty()
+            && !suffix.is_empty()
+            && suffix
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-');
+        ok.then_some((i, base))
+    })?;
+    let mut rebuilt: Vec<&str> = parts.clone();
+    rebuilt[at] = base;
+    let name = rebuilt.join("/").parse().ok()?;
+    Some((name, at == parts.len() - 1))
 }
 
 /// `zfs list -H -p -o <columns> -t <types> [-r] [-d <n>] <dataset>…`.
@@ -358,6 +413,7 @@ impl Request {
             "release" => parse_hold(args, "release"),
             "holds" => parse_holds(args),
             "get" => parse_get(args),
+            "rename" | "clone" | "promote" => parse_preserve(sub, args).map(Self::Preserve),
             other => Err(Refusal::Subcommand(other.to_owned())),
         }
     }
@@ -467,6 +523,24 @@ impl Request {
                 ]);
                 push(&targets.iter().map(ObjectName::as_str).collect::<Vec<_>>());
             }
+            Self::Preserve(step) => match step {
+                PreserveStep::RenameAside { from, to } => {
+                    push(&["rename", from.as_str(), to.as_str()]);
+                }
+                PreserveStep::CloneCommon { origin, to } => {
+                    push(&[
+                        "clone",
+                        "-o",
+                        "canmount=noauto",
+                        origin.as_str(),
+                        to.as_str(),
+                    ]);
+                }
+                PreserveStep::Promote(ds) => push(&["promote", ds.as_str()]),
+                PreserveStep::MoveChildBack { from, to } => {
+                    push(&["rename", "-u", from.as_str(), to.as_str()]);
+                }
+            },
         }
         a
     }
@@ -530,6 +604,7 @@ impl Request {
                 .map(ObjectName::Snapshot)
                 .collect(),
             Self::Get { targets, .. } => targets.clone(),
+            Self::Preserve(step) => vec![ObjectName::Dataset(step.base().clone())],
         }
     }
 }
@@ -734,6 +809,51 @@ fn parse_receive(args: &[String]) -> Result<Request, Refusal> {
         hardened: false,
         dataset,
     })
+}
+
+/// The four preserve shapes, exactly as the replication engine builds them: anything else
+/// (another option, a rename that is not to or from an aside of the same dataset) is refused.
+fn parse_preserve(sub: &str, args: &[String]) -> Result<PreserveStep, Refusal> {
+    let shape = "only the shapes of on-divergence = \"preserve\" are served";
+    match (sub, args) {
+        ("rename", [from, to]) => {
+            let from: DatasetName = name("rename", from, "dataset")?;
+            let to: DatasetName = name("rename", to, "dataset")?;
+            match aside_base(&to) {
+                Some((base, true)) if base == from => Ok(PreserveStep::RenameAside { from, to }),
+                _ => Err(Refusal::usage(
+                    "rename",
+                    format!("{to} is not {from}{ASIDE_MARK}<suffix>; {shape}"),
+                )),
+            }
+        }
+        ("rename", [flag, from, to]) if flag == "-u" => {
+            let from: DatasetName = name("rename", from, "dataset")?;
+            let to: DatasetName = name("rename", to, "dataset")?;
+            match aside_base(&from) {
+                Some((base, false)) if base == to => Ok(PreserveStep::MoveChildBack { from, to }),
+                _ => Err(Refusal::usage(
+                    "rename",
+                    format!("{from} is not a child of an aside of {to}; {shape}"),
+                )),
+            }
+        }
+        ("clone", [o, prop, origin, to]) if o == "-o" && prop == "canmount=noauto" => {
+            let origin: SnapshotName = name("clone", origin, "snapshot")?;
+            let to: DatasetName = name("clone", to, "dataset")?;
+            match aside_base(&origin.dataset()) {
+                Some((base, true)) if base == to => Ok(PreserveStep::CloneCommon { origin, to }),
+                _ => Err(Refusal::usage(
+                    "clone",
+                    format!("{origin} is not a snapshot of an aside of {to}; {shape}"),
+                )),
+            }
+        }
+        ("promote", [ds]) => Ok(PreserveStep::Promote(name("promote", ds, "dataset")?)),
+        ("rename", _) => Err(Refusal::usage("rename", shape)),
+        ("clone", _) => Err(Refusal::usage("clone", shape)),
+        _ => Err(Refusal::usage("promote", shape)),
+    }
 }
 
 fn no_options(cmd: &'static str, args: &[String]) -> Result<(), Refusal> {

@@ -14,7 +14,8 @@ fn ds(s: &str) -> DatasetName {
     s.parse().unwrap()
 }
 
-/// Node `b` serves `p/src` (a source) and `q/dst` (a target), recursively; `-F` into `q/dst`.
+/// Node `b` serves `p/src` (a source) and `q/dst` (a target), recursively; `-F` into `q/dst`
+/// and keeping diverged data of `q/dst` aside.
 fn policy() -> Policy {
     let grant = |root: &str, force_receive| Grant {
         job: "j".into(),
@@ -22,6 +23,7 @@ fn policy() -> Policy {
         recursive: true,
         exclude: vec![],
         force_receive,
+        preserve: force_receive,
     };
     Policy::new("b", vec![grant("p/src", false), grant("q/dst", true)])
 }
@@ -150,4 +152,31 @@ fn engine_commands_outside_the_jobs_are_refused() {
     let line = shell_join(&forced.argv()).unwrap();
     let err = decide(Some(&line), &policy()).unwrap_err().to_string();
     assert!(err.contains("needs allow-rollback-to-common"), "{err}");
+}
+
+/// Keeping a diverged target aside (`on-divergence = "preserve"`): every step the engine
+/// plans is served, unchanged, for a dataset with children and an HA-style epoch suffix.
+#[test]
+fn every_preserve_step_is_served() {
+    let c = Entry::snapshot("s1", 1, 1, 1);
+    let common = zferry_repl::Common {
+        source: c.clone(),
+        target: c,
+    };
+    for suffix in ["diverged-20261121T211500Z", "diverged-e7-20261121T211500Z"] {
+        let plan = zferry_repl::plan_preserve(
+            &ds("q/dst/child"),
+            &common,
+            &[],
+            true,
+            suffix,
+            |_| false,
+            &[ds("q/dst/child/a"), ds("q/dst/child/a/b")],
+        )
+        .unwrap();
+        assert!(plan.actions.len() >= 5, "{:?}", plan.actions);
+        for action in &plan.actions {
+            served(&argv::preserve(action));
+        }
+    }
 }

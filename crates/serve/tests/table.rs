@@ -1,6 +1,7 @@
 //! The table of accepted and refused commands, against a real config parsed by
 //! `zferry_config`, for node `b`:
-//! - job `data`: `zpool1/data` on a → `backup/a/data` on b (recursive, excluding `scratch`);
+//! - job `data`: `zpool1/data` on a → `backup/a/data` on b (recursive, excluding `scratch`,
+//!   `on-divergence = "preserve"`);
 //! - job `vm`: `zpool1/vm-100-disk-0` on b → a, with `allow-rollback-to-common`.
 #![allow(clippy::unwrap_used)]
 
@@ -22,6 +23,7 @@ source = { node = "a", dataset = "zpool1/data" }
 targets = [{ node = "b", dataset = "backup/a/data" }]
 recursive = true
 exclude = ["zpool1/data/scratch"]
+on-divergence = "preserve"
 [jobs.vm]
 source = { node = "b", dataset = "zpool1/vm-100-disk-0" }
 targets = [{ node = "a", dataset = "zpool1/vm-100-disk-0" }]
@@ -43,6 +45,20 @@ const LIST_COLS: &str = "name,type,guid,createtxg,creation,referenced,used,writt
 
 /// Accepted commands (space-separated argv) and the argv that runs; `=` means the same.
 const ACCEPTED: &[(&str, &str)] = &[
+    (
+        "zfs rename backup/a/data backup/a/data.diverged-20261121T211500Z",
+        "=",
+    ),
+    (
+        "zfs clone -o canmount=noauto backup/a/data.diverged-20261121T211500Z@s1 backup/a/data",
+        "=",
+    ),
+    ("zfs promote backup/a/data", "="),
+    ("zfs promote backup/a/data/child", "="),
+    (
+        "zfs rename -u backup/a/data.diverged-e3-x/child backup/a/data/child",
+        "=",
+    ),
     ("zferry --version", "="),
     (
         "zfs list -H -p -o name,guid -t filesystem,volume,snapshot,bookmark -r backup/a/data",
@@ -280,7 +296,45 @@ const REFUSED: &[(&str, &str)] = &[
     ),
     (
         "zfs rename backup/a/data backup/a/x",
-        "`zfs rename` is not served",
+        "is not backup/a/data.diverged-<suffix>",
+    ),
+    (
+        "zfs rename backup/a/data.diverged-x backup/a/data",
+        "is not backup/a/data.diverged-x.diverged-<suffix>",
+    ),
+    (
+        "zfs rename backup/a/data backup/a/data.diverged-x;y",
+        "not a valid dataset name",
+    ),
+    (
+        "zfs rename backup/a/data backup/b/data.diverged-x",
+        "is not backup/a/data.diverged-<suffix>",
+    ),
+    (
+        "zfs rename -f backup/a/data backup/a/data.diverged-x",
+        "only the shapes",
+    ),
+    (
+        "zfs rename -u backup/a/data.diverged-x/c backup/a/data/d",
+        "is not a child of an aside",
+    ),
+    (
+        "zfs rename backup/a/data/scratch backup/a/data/scratch.diverged-x",
+        "outside",
+    ),
+    (
+        "zfs clone backup/a/data.diverged-x@s1 backup/a/data",
+        "only the shapes",
+    ),
+    (
+        "zfs clone -o canmount=noauto backup/a/data@s1 backup/a/other",
+        "is not a snapshot of an aside",
+    ),
+    ("zfs promote zpool1/other", "outside"),
+    ("zfs promote -f backup/a/data", "only the shapes"),
+    (
+        "zfs promote zpool1/vm-100-disk-0",
+        "needs on-divergence = \"preserve\"",
     ),
     ("zfs program backup x.lua", "`zfs program` is not served"),
     ("zfs", "`zfs ` is not served"),
