@@ -157,6 +157,23 @@ pub enum PreserveStep {
 }
 
 impl PreserveStep {
+    /// The `zfs` arguments, as parsed.
+    pub fn zfs_args(&self) -> Vec<&str> {
+        match self {
+            Self::RenameAside { from, to } => vec!["rename", from.as_str(), to.as_str()],
+            Self::CloneCommon { origin, to } => {
+                vec![
+                    "clone",
+                    "-o",
+                    "canmount=noauto",
+                    origin.as_str(),
+                    to.as_str(),
+                ]
+            }
+            Self::Promote(ds) => vec!["promote", ds.as_str()],
+            Self::MoveChildBack { from, to } => vec!["rename", "-u", from.as_str(), to.as_str()],
+        }
+    }
     /// The served dataset the step works on (what authorization checks; the aside's name
     /// is tied to it by construction).
     pub fn base(&self) -> &DatasetName {
@@ -523,24 +540,7 @@ impl Request {
                 ]);
                 push(&targets.iter().map(ObjectName::as_str).collect::<Vec<_>>());
             }
-            Self::Preserve(step) => match step {
-                PreserveStep::RenameAside { from, to } => {
-                    push(&["rename", from.as_str(), to.as_str()]);
-                }
-                PreserveStep::CloneCommon { origin, to } => {
-                    push(&[
-                        "clone",
-                        "-o",
-                        "canmount=noauto",
-                        origin.as_str(),
-                        to.as_str(),
-                    ]);
-                }
-                PreserveStep::Promote(ds) => push(&["promote", ds.as_str()]),
-                PreserveStep::MoveChildBack { from, to } => {
-                    push(&["rename", "-u", from.as_str(), to.as_str()]);
-                }
-            },
+            Self::Preserve(step) => push(&step.zfs_args()),
         }
         a
     }
