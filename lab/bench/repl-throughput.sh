@@ -53,6 +53,8 @@ targets = [{ node = "a", dataset = "$DST/zlocal" }]
 [jobs.ssh]
 source = { node = "a", dataset = "$SRC/data" }
 targets = [{ node = "b", dataset = "$DST/zssh" }]
+# Like the raw pipeline: no zstd on the wire (its cost and gain: lab/bench/repl-wire.sh).
+compress = "none"
 EOT
 
 now() { date +%s.%N; }
