@@ -101,7 +101,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             let mut reader = VmaReader::new(stream)?;
             let mut created = Vec::new();
             let devices =
-                zferry_backup::sync_images(&mut reader, Path::new(dir), None, &mut created)?;
+                zferry_backup::sync_images(&mut reader, Path::new(dir), None, &mut created, None)?;
             println!("{}", serde_json::to_string(&devices)?);
         }
         ["extract", archive, dir] => {

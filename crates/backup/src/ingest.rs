@@ -32,12 +32,14 @@
 
 use std::fs::{self, File, OpenOptions};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use serde::Serialize;
 use zferry_blocksync::{BlockSink, Report as SyncReport};
 use zferry_exec::Executor;
+use zferry_progress::{Meter, Progress};
 use zferry_vma::{VmaReader, ops::image_file_name};
 use zferry_zfs::{DatasetName, ObjectName, SnapshotName, ZfsObject};
 
@@ -47,7 +49,7 @@ use crate::name::{GuestKind, VzdumpName, parse_vzdump_name};
 use crate::zfs;
 
 /// How to ingest.
-#[derive(Debug, Clone, Copy)]
+#[derive(Clone, Copy)]
 pub struct IngestOptions<'a> {
     /// Remove the archive (not its `.log`/`.notes`) after a successful ingest.
     pub delete_input: bool,
@@ -56,6 +58,19 @@ pub struct IngestOptions<'a> {
     pub recordsize: u32,
     /// Checked between clusters; when set the ingest stops and undoes its writes.
     pub cancel: Option<&'a AtomicBool>,
+    /// Told the running totals: archive bytes read of its size, bytes compared and written.
+    pub progress: Option<&'a Arc<dyn Progress>>,
+}
+
+impl std::fmt::Debug for IngestOptions<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("IngestOptions")
+            .field("delete_input", &self.delete_input)
+            .field("recordsize", &self.recordsize)
+            .field("cancel", &self.cancel)
+            .field("progress", &self.progress.is_some())
+            .finish()
+    }
 }
 
 impl Default for IngestOptions<'_> {
@@ -64,6 +79,7 @@ impl Default for IngestOptions<'_> {
             delete_input: false,
             recordsize: 4096,
             cancel: None,
+            progress: None,
         }
     }
 }
@@ -168,12 +184,16 @@ pub fn ingest(
     let dir = mounted_dir(exec, &ds)?;
 
     let mut created = Vec::new();
+    let meter = Meter::new(Some(vma_size), opts.progress.cloned());
     let written = match name.kind {
-        GuestKind::Qemu => write_backup(file, &name, &dir, opts, &mut created, &mut report),
+        GuestKind::Qemu => write_backup(file, &name, &dir, opts, &meter, &mut created, &mut report),
         GuestKind::Lxc => {
-            crate::lxc::write_backup(file, &name, &dir, opts, &mut created, &mut report)
+            crate::lxc::write_backup(file, &name, &dir, opts, &meter, &mut created, &mut report)
         }
     };
+    if written.is_ok() {
+        meter.finish();
+    }
     let result = written.and_then(|()| {
         let props = [
             (zfs::PROP_VMA_SIZE, vma_size.to_string()),
@@ -385,17 +405,18 @@ fn write_backup(
     name: &VzdumpName,
     dir: &Path,
     opts: &IngestOptions<'_>,
+    meter: &Arc<Meter>,
     created: &mut Vec<PathBuf>,
     report: &mut IngestReport,
 ) -> Result<(), Error> {
-    let (_, stream) = zferry_vma::open_path(file)?;
+    let (_, stream) = zferry_vma::open_path_metered(file, Some(Arc::clone(meter)))?;
     let mut reader = VmaReader::new(crate::readahead::Readahead::new(stream))?;
     let header = reader.header().clone();
     for c in &header.configs {
         layout::check_blob_name(&c.name)?;
     }
 
-    report.devices = sync_images(&mut reader, dir, opts.cancel, created)?;
+    report.devices = sync_images(&mut reader, dir, opts.cancel, created, Some(meter))?;
     report.changed_bytes = report
         .devices
         .iter()
@@ -467,11 +488,13 @@ pub(crate) fn remove_if_present(path: &Path) -> Result<(), Error> {
 /// written (zero blocks become holes), images are created or resized to the device size, and
 /// synced to disk at the end. New files are recorded in `created`. This is the whole data
 /// path of an ingest; it needs no ZFS (the ingest benchmark runs it on plain files).
+/// `meter` counts compared and written bytes (per applied run of blocks).
 pub fn sync_images<R: std::io::Read>(
     reader: &mut VmaReader<R>,
     dir: &Path,
     cancel: Option<&AtomicBool>,
     created: &mut Vec<PathBuf>,
+    meter: Option<&Meter>,
 ) -> Result<Vec<DeviceReport>, Error> {
     let header = reader.header().clone();
     let mut devices = Vec::with_capacity(header.devices.len());
@@ -492,6 +515,10 @@ pub fn sync_images<R: std::io::Read>(
             path: paths[i].clone(),
             source,
         })?;
+        let sink = match meter {
+            Some(m) => sink.with_meter(m),
+            None => sink,
+        };
         sinks.push(sink);
         slot[usize::from(d.id.get())] = i;
     }

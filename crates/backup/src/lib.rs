@@ -36,4 +36,4 @@ pub use ingest::{DeviceReport, IngestOptions, IngestReport, Outcome, ingest, syn
 pub use name::{ArchiveCompression, BackupTime, GuestKind, VzdumpName, parse_vzdump_name};
 pub use report::{BackupRow, report};
 pub use restore::{RestoreCompression, RestoreReport, restore};
-pub use tree::{TarReport, TreeReport, sync_tar, write_tar};
+pub use tree::{TarReport, TreeReport, sync_tar, sync_tar_metered, write_tar, write_tar_metered};

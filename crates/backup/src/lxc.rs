@@ -5,6 +5,9 @@
 
 use std::fs;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use zferry_progress::{CountingReader, Meter};
 
 use zferry_vma::{Compression, decompress};
 
@@ -18,6 +21,15 @@ use crate::tree;
 /// lzop); a plain tar passes through. A name whose compression disagrees with the content is
 /// refused.
 pub fn open_tar(file: &Path, by_name: ArchiveCompression) -> Result<zferry_vma::VmaStream, Error> {
+    open_tar_metered(file, by_name, None)
+}
+
+/// [`open_tar`], counting the archive's bytes (as stored) into `meter` as they are read.
+pub fn open_tar_metered(
+    file: &Path,
+    by_name: ArchiveCompression,
+    meter: Option<Arc<Meter>>,
+) -> Result<zferry_vma::VmaStream, Error> {
     let f = fs::File::open(file).map_err(io_err(file))?;
     let hint = match by_name {
         ArchiveCompression::None => None,
@@ -25,7 +37,13 @@ pub fn open_tar(file: &Path, by_name: ArchiveCompression) -> Result<zferry_vma::
         ArchiveCompression::Gz => Some(Compression::Gzip),
         ArchiveCompression::Lzo => Some(Compression::Lzo),
     };
-    let (_, stream) = decompress(std::io::BufReader::with_capacity(1 << 20, f), hint)?;
+    let (_, stream) = match meter {
+        Some(m) => decompress(
+            std::io::BufReader::with_capacity(1 << 20, CountingReader::new(f, m)),
+            hint,
+        )?,
+        None => decompress(std::io::BufReader::with_capacity(1 << 20, f), hint)?,
+    };
     Ok(stream)
 }
 
@@ -35,15 +53,20 @@ pub(crate) fn write_backup(
     name: &VzdumpName,
     dir: &Path,
     opts: &IngestOptions<'_>,
+    meter: &Arc<Meter>,
     created: &mut Vec<PathBuf>,
     report: &mut IngestReport,
 ) -> Result<(), Error> {
-    let stream = open_tar(file, name.compression)?;
+    let stream = open_tar_metered(file, name.compression, Some(Arc::clone(meter)))?;
     let root = dir.join(layout::TREE);
     if !root.exists() {
         created.push(root.clone());
     }
-    let t = tree::sync_tar(crate::readahead::Readahead::new(stream), &root, opts.cancel)?;
+    let mut src = crate::readahead::Readahead::new(stream);
+    let t = tree::sync_tar_metered(&mut src, &root, opts.cancel, Some(meter))?;
+    // The tar ends before the file does (zero blocks, record padding): read the rest so the
+    // archive is known to decompress to its end and progress ends at its size.
+    std::io::copy(&mut src, &mut std::io::sink()).map_err(|source| Error::Tar { source })?;
     report.virtual_size = t.file_bytes;
     report.changed_bytes = t.bytes_written;
     report.tree = Some(t);

@@ -9,9 +9,11 @@
 use std::fs::{self, File};
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use serde::Serialize;
 use zferry_exec::Executor;
+use zferry_progress::{CountingReader, CountingWriter, Meter, Progress};
 use zferry_vma::{ConfigBlob, DevId, HeaderSpec, Uuid, VmaWriter, ops::image_file_name};
 use zferry_zfs::DatasetName;
 
@@ -20,6 +22,7 @@ use crate::ingest::mounted_dir;
 use crate::layout::{self, Manifest};
 use crate::name::BackupTime;
 use crate::name::GuestKind;
+use crate::tree::write_tar_metered;
 
 /// Output compression of a rebuilt archive.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -42,6 +45,8 @@ pub struct RestoreReport {
 }
 
 /// Writes `out` (via `<out>.part`, renamed when complete) from `<root>/<vmid>@<time>`.
+/// `progress` is told the bytes of images (or container files) read — of the images' total
+/// size for a VM; unknown for a container — and the bytes of `out` written.
 pub fn restore(
     exec: &dyn Executor,
     root: &DatasetName,
@@ -49,6 +54,7 @@ pub fn restore(
     time: BackupTime,
     out: &Path,
     compression: RestoreCompression,
+    progress: Option<Arc<dyn Progress>>,
 ) -> Result<RestoreReport, Error> {
     let ds = root
         .join_child(&vmid.to_string())
@@ -62,8 +68,10 @@ pub fn restore(
     }
     let m = Manifest::read(&dir)?;
     if m.kind == GuestKind::Lxc {
-        return restore_tar(&dir, snap_name, out, compression);
+        let meter = Meter::new(None, progress);
+        return restore_tar(&dir, snap_name, out, compression, &meter);
     }
+    let meter = Meter::new(Some(m.devices.iter().map(|d| d.size).sum()), progress);
     let configs = m
         .configs
         .iter()
@@ -87,11 +95,12 @@ pub fn restore(
         "{}.part",
         out.file_name().unwrap_or_default().to_string_lossy()
     ));
-    let result = write_archive(&dir, &spec, &part, compression);
+    let result = write_archive(&dir, &spec, &part, compression, &meter);
     if let Err(e) = result {
         let _ = fs::remove_file(&part);
         return Err(e);
     }
+    meter.finish();
     fs::rename(&part, out).map_err(io_err(out))?;
     Ok(RestoreReport {
         snapshot: snap_name,
@@ -108,6 +117,7 @@ fn restore_tar(
     snapshot: String,
     out: &Path,
     compression: RestoreCompression,
+    meter: &Arc<Meter>,
 ) -> Result<RestoreReport, Error> {
     let part = out.with_file_name(format!(
         "{}.part",
@@ -115,24 +125,29 @@ fn restore_tar(
     ));
     let tree = dir.join(layout::TREE);
     let result = (|| {
-        let f = File::create(&part).map_err(io_err(&part))?;
+        let f = CountingWriter::new(
+            File::create(&part).map_err(io_err(&part))?,
+            Arc::clone(meter),
+        );
+        let m = Some(&**meter);
         let f = match compression {
             RestoreCompression::None => {
-                let (w, _) = crate::tree::write_tar(&tree, BufWriter::with_capacity(1 << 20, f))?;
+                let (w, _) = write_tar_metered(&tree, BufWriter::with_capacity(1 << 20, f), m)?;
                 w.into_inner().map_err(|e| io_err(&part)(e.into_error()))?
             }
             RestoreCompression::Zstd(level) => {
                 let enc = zstd::Encoder::new(f, level).map_err(io_err(&part))?;
-                let (w, _) = crate::tree::write_tar(&tree, enc)?;
+                let (w, _) = write_tar_metered(&tree, enc, m)?;
                 w.finish().map_err(io_err(&part))?
             }
         };
-        f.sync_all().map_err(io_err(&part))
+        f.into_inner().sync_all().map_err(io_err(&part))
     })();
     if let Err(e) = result {
         let _ = fs::remove_file(&part);
         return Err(e);
     }
+    meter.finish();
     fs::rename(&part, out).map_err(io_err(out))?;
     Ok(RestoreReport {
         snapshot,
@@ -148,24 +163,32 @@ fn write_archive(
     spec: &HeaderSpec,
     part: &Path,
     compression: RestoreCompression,
+    meter: &Arc<Meter>,
 ) -> Result<(), Error> {
-    let f = File::create(part).map_err(io_err(part))?;
+    let f = CountingWriter::new(File::create(part).map_err(io_err(part))?, Arc::clone(meter));
     let f = match compression {
-        RestoreCompression::None => write_devices(dir, spec, BufWriter::with_capacity(1 << 20, f))?
-            .into_inner()
-            .map_err(|e| io_err(part)(e.into_error()))?,
+        RestoreCompression::None => {
+            write_devices(dir, spec, BufWriter::with_capacity(1 << 20, f), meter)?
+                .into_inner()
+                .map_err(|e| io_err(part)(e.into_error()))?
+        }
         RestoreCompression::Zstd(level) => {
             let enc = zstd::Encoder::new(f, level).map_err(io_err(part))?;
-            write_devices(dir, spec, enc)?
+            write_devices(dir, spec, enc, meter)?
                 .finish()
                 .map_err(io_err(part))?
         }
     };
-    f.sync_all().map_err(io_err(part))
+    f.into_inner().sync_all().map_err(io_err(part))
 }
 
 /// Streams every image of `spec` (device ids 1, 2, … in order) into a VMA on `out`.
-fn write_devices<W: Write>(dir: &Path, spec: &HeaderSpec, out: W) -> Result<W, Error> {
+fn write_devices<W: Write>(
+    dir: &Path,
+    spec: &HeaderSpec,
+    out: W,
+    meter: &Arc<Meter>,
+) -> Result<W, Error> {
     let mut w = VmaWriter::new(out, spec)?;
     for (i, (name, _)) in spec.devices.iter().enumerate() {
         let id = u8::try_from(i + 1)
@@ -173,7 +196,7 @@ fn write_devices<W: Write>(dir: &Path, spec: &HeaderSpec, out: W) -> Result<W, E
             .and_then(DevId::new)
             .ok_or_else(|| Error::BadOption(format!("device {name}: too many devices")))?;
         let img = dir.join(image_file_name(name));
-        let src = File::open(&img).map_err(io_err(&img))?;
+        let src = CountingReader::new(File::open(&img).map_err(io_err(&img))?, Arc::clone(meter));
         w.write_device(id, std::io::BufReader::with_capacity(1 << 20, src))?;
     }
     Ok(w.finish()?)

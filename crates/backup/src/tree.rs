@@ -38,6 +38,8 @@ use rustix::fs::{AtFlags, CWD, FileType, Mode, Timespec, Timestamps, XattrFlags}
 use serde::Serialize;
 use tar::EntryType;
 
+use zferry_progress::Meter;
+
 use crate::error::{Error, io_err};
 
 const BLOCK: usize = 4096;
@@ -82,6 +84,7 @@ enum Seen {
 /// State of one pass.
 struct Sync<'a> {
     root: &'a Path,
+    meter: Option<&'a Meter>,
     seen: HashMap<PathBuf, Seen>,
     /// Inodes owned by a regular entry of this pass.
     owned: HashSet<(u64, u64)>,
@@ -120,9 +123,21 @@ pub fn sync_tar<R: Read>(
     root: &Path,
     cancel: Option<&AtomicBool>,
 ) -> Result<TreeReport, Error> {
+    sync_tar_metered(src, root, cancel, None)
+}
+
+/// [`sync_tar`], counting each regular file's bytes compared and written into `meter` (once
+/// per file).
+pub fn sync_tar_metered<R: Read>(
+    src: R,
+    root: &Path,
+    cancel: Option<&AtomicBool>,
+    meter: Option<&Meter>,
+) -> Result<TreeReport, Error> {
     fs::create_dir_all(root).map_err(io_err(root))?;
     let mut s = Sync {
         root,
+        meter,
         seen: HashMap::new(),
         owned: HashSet::new(),
         dirs: Vec::new(),
@@ -359,6 +374,10 @@ impl Sync<'_> {
             self.report.files_changed += 1;
         }
         self.report.bytes_written += written;
+        if let Some(meter) = self.meter {
+            meter.add_compared(size);
+            meter.add_written(written);
+        }
         let m = fs::symlink_metadata(abs).map_err(io_err(abs))?;
         self.owned.insert((m.dev(), m.ino()));
         Ok(())
@@ -663,10 +682,19 @@ pub struct TarReport {
 /// on extraction anyway). The inverse of [`sync_tar`], for `pct restore`. Entries are sorted by
 /// name; a file with several links is stored once and then as hard links to its first name.
 pub fn write_tar<W: io::Write>(root: &Path, out: W) -> Result<(W, TarReport), Error> {
+    write_tar_metered(root, out, None)
+}
+
+/// [`write_tar`], counting each file's content bytes as read into `meter` (once per file).
+pub fn write_tar_metered<W: io::Write>(
+    root: &Path,
+    out: W,
+    meter: Option<&Meter>,
+) -> Result<(W, TarReport), Error> {
     let mut b = tar::Builder::new(out);
     let mut report = TarReport::default();
     let mut links: HashMap<(u64, u64), PathBuf> = HashMap::new();
-    append_tree(&mut b, root, Path::new(""), &mut links, &mut report)?;
+    append_tree(&mut b, root, Path::new(""), &mut links, &mut report, meter)?;
     let tar_err = |source: io::Error| Error::Tar { source };
     let out = b.into_inner().map_err(tar_err)?;
     Ok((out, report))
@@ -687,6 +715,7 @@ fn append_tree<W: io::Write>(
     rel: &Path,
     links: &mut HashMap<(u64, u64), PathBuf>,
     report: &mut TarReport,
+    meter: Option<&Meter>,
 ) -> Result<(), Error> {
     let abs = root.join(rel);
     let m = fs::symlink_metadata(&abs).map_err(io_err(&abs))?;
@@ -713,7 +742,7 @@ fn append_tree<W: io::Write>(
             .map_err(io_err(&abs))?;
         children.sort();
         for c in children {
-            append_tree(b, root, &rel.join(c), links, report)?;
+            append_tree(b, root, &rel.join(c), links, report, meter)?;
         }
     } else if ft.is_symlink() {
         h.set_entry_type(EntryType::Symlink);
@@ -735,6 +764,9 @@ fn append_tree<W: io::Write>(
         let f = File::open(&abs).map_err(io_err(&abs))?;
         b.append_data(&mut h, &name, io::BufReader::with_capacity(1 << 20, f))
             .map_err(tar_err)?;
+        if let Some(meter) = meter {
+            meter.add_read(m.len());
+        }
     } else if ft.is_char_device() || ft.is_block_device() || ft.is_fifo() {
         h.set_entry_type(if ft.is_char_device() {
             EntryType::Char

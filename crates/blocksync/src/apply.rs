@@ -4,6 +4,8 @@
 
 use std::fs::File;
 
+use zferry_progress::Meter;
+
 use crate::target::{self, Geometry};
 use crate::{BLOCK_SIZE, Error, Options, Report};
 
@@ -29,6 +31,8 @@ pub(crate) struct Applier<'a> {
     /// Cleared after the first "unsupported" answer so we stop asking.
     punch_supported: bool,
     pub report: Report,
+    /// Where compared and written bytes are also counted (per applied range).
+    pub meter: Option<&'a Meter>,
 }
 
 impl<'a> Applier<'a> {
@@ -46,6 +50,7 @@ impl<'a> Applier<'a> {
                 changed_blocks: opts.record_changed.then(Vec::new),
                 ..Report::default()
             },
+            meter: None,
         })
     }
 
@@ -72,6 +77,9 @@ impl<'a> Applier<'a> {
         debug_assert_eq!(src.len(), tgt.len());
         debug_assert!(offset.is_multiple_of(crate::BLOCK_SIZE_U64));
         self.report.bytes_compared += src.len() as u64;
+        if let Some(m) = self.meter {
+            m.add_compared(src.len() as u64);
+        }
         let first_block = offset / crate::BLOCK_SIZE_U64;
         // The open run of changed blocks: (kind, start byte, end byte) within `src`.
         let mut run: Option<(Kind, usize, usize)> = None;
@@ -136,6 +144,9 @@ impl<'a> Applier<'a> {
             target::write_at(self.target, offset, &src[start..end])?;
         }
         self.report.bytes_written += len;
+        if let Some(m) = self.meter {
+            m.add_written(len);
+        }
         Ok(())
     }
 

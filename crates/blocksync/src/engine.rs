@@ -9,6 +9,8 @@ use std::io::{self, Read};
 use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 use std::time::Instant;
 
+use zferry_progress::Meter;
+
 use crate::apply::Applier;
 use crate::{Error, Options, Report};
 
@@ -29,8 +31,20 @@ type Filled = Result<(Vec<u8>, usize), Error>;
 /// size. Callers that need all-or-nothing wrap the sync in a snapshot and roll back (the ingest
 /// does, on ZFS).
 pub fn sync<R: Read + Send>(source: R, target: &File, opts: &Options) -> Result<Report, Error> {
+    sync_metered(source, target, opts, None)
+}
+
+/// [`sync`], also counting compared and written bytes into `meter` (once per chunk). To count
+/// the source bytes read, wrap `source` in a [`zferry_progress::CountingReader`].
+pub fn sync_metered<R: Read + Send>(
+    source: R,
+    target: &File,
+    opts: &Options,
+    meter: Option<&Meter>,
+) -> Result<Report, Error> {
     let started = Instant::now();
     let mut applier = Applier::new(target, opts)?;
+    applier.meter = meter;
     let chunk = opts.chunk_size.get();
     // One I/O thread reads the source; the others prefetch the target. With none left over, the
     // comparer reads the target itself, right before comparing (best when data is cached).

@@ -23,7 +23,7 @@ mod report;
 mod sink;
 mod target;
 
-pub use engine::sync;
+pub use engine::{sync, sync_metered};
 pub use error::Error;
 pub use options::{ChunkSize, Options};
 pub use report::Report;

@@ -5,6 +5,8 @@
 use std::fs::File;
 use std::time::Instant;
 
+use zferry_progress::Meter;
+
 use crate::apply::Applier;
 use crate::{BLOCK_SIZE, BLOCK_SIZE_U64, Error, Options, Report};
 
@@ -37,6 +39,13 @@ impl<'a> BlockSink<'a> {
             tgt: vec![0; max_run],
             started: Instant::now(),
         })
+    }
+
+    /// Also counts compared and written bytes into `meter` (once per applied run).
+    #[must_use]
+    pub fn with_meter(mut self, meter: &'a Meter) -> Self {
+        self.applier.meter = Some(meter);
+        self
     }
 
     /// The block at `block_index` (byte offset `block_index × 4096`) must hold `data`, or zeros

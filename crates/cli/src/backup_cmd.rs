@@ -22,6 +22,7 @@ use zferry_exec::LocalExecutor;
 use zferry_zfs::DatasetName;
 
 use crate::cli::{BackupCommand, Cli, FilesArgs, IngestArgs, PruneArgs, ReportArgs, RestoreArgs};
+use crate::op_progress::OpProgress;
 use crate::{exit, human, output};
 
 pub fn run(cli: &Cli, command: &BackupCommand) -> Result<u8> {
@@ -74,7 +75,18 @@ fn ingest_one(
     json_lines: bool,
 ) -> Result<Step> {
     let shown = file.display();
-    match ingest(exec, root, file, opts) {
+    let label = file
+        .file_name()
+        .map_or_else(|| shown.to_string(), |n| n.to_string_lossy().into_owned());
+    let progress = OpProgress::start(label, json_lines);
+    let observer = progress.observer();
+    let opts = IngestOptions {
+        progress: Some(&observer),
+        ..*opts
+    };
+    let result = ingest(exec, root, file, &opts);
+    progress.finish(result.is_ok());
+    match result {
         Ok(r) => {
             if json_lines {
                 output::line(&serde_json::to_string(&r)?)?;
@@ -278,6 +290,7 @@ fn restore_one(args: &RestoreArgs) -> Result<u8> {
     } else {
         RestoreCompression::None
     };
+    let progress = OpProgress::start(format!("restore {}", args.output), false);
     let r = restore(
         &LocalExecutor::new(),
         &root(&args.root)?,
@@ -285,7 +298,10 @@ fn restore_one(args: &RestoreArgs) -> Result<u8> {
         time,
         Path::new(&args.output),
         compression,
-    )?;
+        Some(progress.observer()),
+    );
+    progress.finish(r.is_ok());
+    let r = r?;
     output::line(&format!(
         "{}: wrote {} ({}) from {}",
         args.output,

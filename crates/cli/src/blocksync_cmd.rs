@@ -3,21 +3,28 @@
 //! every rewritten block, so unchanged ones are never written; zero blocks become holes.
 
 use std::fs::{File, OpenOptions};
-use std::io::BufReader;
+use std::io::{BufReader, Seek, SeekFrom};
+use std::sync::Arc;
 
 use anyhow::{Context, Result};
-use zferry_blocksync::{Options, sync};
+use zferry_blocksync::{Options, sync_metered};
+use zferry_progress::{CountingReader, Meter};
 
 use crate::cli::BlocksyncArgs;
+use crate::op_progress::OpProgress;
 use crate::{exit, human, output};
 
 pub fn run(args: &BlocksyncArgs) -> Result<u8> {
-    let source: Box<dyn std::io::Read + Send> = if args.source == "-" {
-        Box::new(BufReader::new(std::io::stdin()))
+    let (source, size): (Box<dyn std::io::Read + Send>, Option<u64>) = if args.source == "-" {
+        (Box::new(BufReader::new(std::io::stdin())), None)
     } else {
-        Box::new(
-            File::open(&args.source).with_context(|| format!("opening source {}", args.source))?,
-        )
+        let mut f =
+            File::open(&args.source).with_context(|| format!("opening source {}", args.source))?;
+        // Seeking to the end sizes block devices too; then back to the start.
+        let size = f.seek(SeekFrom::End(0)).ok();
+        f.seek(SeekFrom::Start(0))
+            .with_context(|| format!("rewinding source {}", args.source))?;
+        (Box::new(f), size)
     };
     let target = OpenOptions::new()
         .read(true)
@@ -31,8 +38,15 @@ pub fn run(args: &BlocksyncArgs) -> Result<u8> {
         dry_run: args.dry_run,
         ..Options::default()
     };
-    let report = sync(source, &target, &opts)
-        .with_context(|| format!("syncing {} into {}", args.source, args.target))?;
+    let progress = OpProgress::start(args.target.clone(), args.json);
+    let meter = Meter::new(size, Some(progress.observer()));
+    let source = CountingReader::new(source, Arc::clone(&meter));
+    let report = sync_metered(source, &target, &opts, Some(&meter));
+    if report.is_ok() {
+        meter.finish();
+    }
+    progress.finish(report.is_ok());
+    let report = report.with_context(|| format!("syncing {} into {}", args.source, args.target))?;
     if args.json {
         output::json(&report)?;
     } else {

@@ -8,6 +8,7 @@ mod config_cmd;
 mod human;
 mod logging;
 mod monitor_cmd;
+mod op_progress;
 mod output;
 mod repl_cmd;
 mod serve_cmd;

@@ -4,13 +4,16 @@
 
 use std::io::BufReader;
 use std::path::Path;
+use std::sync::Arc;
 
 use anyhow::{Context, Result};
 use serde::Serialize;
+use zferry_progress::{CountingReader, Meter};
 use zferry_vma::ops::{DeviceStats, Summary};
-use zferry_vma::{Compression, VmaReader, VmaStream, decompress, open_path};
+use zferry_vma::{Compression, VmaReader, VmaStream, decompress, open_path, open_path_metered};
 
 use crate::cli::{VmaCommand, VmaConfigArgs, VmaExtractArgs, VmaFileArgs};
+use crate::op_progress::OpProgress;
 use crate::{exit, output};
 
 pub fn run(command: &VmaCommand) -> Result<u8> {
@@ -30,6 +33,23 @@ fn open_stream(file: &str) -> Result<(Compression, VmaStream)> {
     } else {
         open_path(Path::new(file))?
     })
+}
+
+/// [`open_stream`] counting the archive's bytes (as stored) into a new meter reporting to
+/// `progress`; the meter's total is the file size (unknown for stdin).
+fn open_metered(file: &str, progress: &Arc<OpProgress>) -> Result<(VmaStream, Arc<Meter>)> {
+    if file == "-" {
+        let meter = Meter::new(None, Some(progress.observer()));
+        let stdin = CountingReader::new(std::io::stdin(), Arc::clone(&meter));
+        let (_, stream) = decompress(BufReader::with_capacity(1 << 20, stdin), None)?;
+        return Ok((stream, meter));
+    }
+    let size = std::fs::metadata(file)
+        .with_context(|| format!("reading the size of {file}"))?
+        .len();
+    let meter = Meter::new(Some(size), Some(progress.observer()));
+    let (_, stream) = open_path_metered(Path::new(file), Some(Arc::clone(&meter)))?;
+    Ok((stream, meter))
 }
 
 fn open(file: &str) -> Result<(Compression, VmaReader<VmaStream>)> {
@@ -144,8 +164,14 @@ fn report(summary: &Summary) -> VerifyReport {
 }
 
 fn verify(args: &VmaFileArgs) -> Result<u8> {
-    let (_, stream) = open_stream(&args.file)?;
-    match VmaReader::new(stream).and_then(zferry_vma::ops::verify) {
+    let progress = OpProgress::start(format!("verify {}", args.file), args.json);
+    let (stream, meter) = open_metered(&args.file, &progress)?;
+    let result = VmaReader::new(stream).and_then(zferry_vma::ops::verify);
+    if result.is_ok() {
+        meter.finish();
+    }
+    progress.finish(result.is_ok());
+    match result {
         Ok(summary) => {
             if args.json {
                 output::json(&report(&summary))?;
@@ -167,9 +193,16 @@ fn verify(args: &VmaFileArgs) -> Result<u8> {
 }
 
 fn extract(args: &VmaExtractArgs) -> Result<u8> {
-    let (_, reader) = open(&args.file)?;
-    let summary = zferry_vma::ops::extract(reader, Path::new(&args.dir))
-        .with_context(|| format!("extracting {} to {}", args.file, args.dir))?;
+    let progress = OpProgress::start(format!("extract {}", args.file), args.json);
+    let (stream, meter) = open_metered(&args.file, &progress)?;
+    let reader = VmaReader::new(stream)
+        .with_context(|| format!("{}: not a valid VMA archive", args.file))?;
+    let summary = zferry_vma::ops::extract_metered(reader, Path::new(&args.dir), Some(&meter));
+    if summary.is_ok() {
+        meter.finish();
+    }
+    progress.finish(summary.is_ok());
+    let summary = summary.with_context(|| format!("extracting {} to {}", args.file, args.dir))?;
     if args.json {
         output::json(&report(&summary))?;
     } else {

@@ -5,13 +5,16 @@
 use std::fs::{self, File};
 use std::io::{BufReader, BufWriter, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context, Result, bail};
 use serde::Serialize;
+use zferry_progress::{CountingReader, CountingWriter, Meter};
 use zferry_vma::{ConfigBlob, DevId, HeaderSpec, Uuid, VmaWriter};
 
 use crate::cli::VmaCreateArgs;
+use crate::op_progress::OpProgress;
 use crate::{exit, human, output};
 
 /// Output wrapping, from the output file name.
@@ -106,7 +109,15 @@ pub fn create(args: &VmaCreateArgs) -> Result<u8> {
         "{}.part",
         out.file_name().unwrap_or_default().to_string_lossy()
     ));
-    if let Err(e) = write_archive(&part, &spec, &devices, compression, args.zstd_level) {
+    let progress = OpProgress::start(format!("create {}", out.display()), args.json);
+    let total = spec.devices.iter().map(|(_, size)| size).sum();
+    let meter = Meter::new(Some(total), Some(progress.observer()));
+    let written = write_archive(&part, &spec, &devices, compression, args.zstd_level, &meter);
+    if written.is_ok() {
+        meter.finish();
+    }
+    progress.finish(written.is_ok());
+    if let Err(e) = written {
         let _ = fs::remove_file(&part);
         return Err(e.context(format!("writing {}", out.display())));
     }
@@ -139,33 +150,39 @@ fn write_archive(
     devices: &[(String, PathBuf)],
     compression: OutCompression,
     level: i32,
+    meter: &Arc<Meter>,
 ) -> Result<()> {
     let f = File::create_new(part).with_context(|| format!("creating {}", part.display()))?;
-    let buf = BufWriter::with_capacity(1 << 20, f);
+    let buf = BufWriter::with_capacity(1 << 20, CountingWriter::new(f, Arc::clone(meter)));
     let f = match compression {
-        OutCompression::None => write_devices(spec, devices, buf)?
+        OutCompression::None => write_devices(spec, devices, buf, meter)?
             .into_inner()
             .map_err(std::io::IntoInnerError::into_error)?,
         OutCompression::Zstd => {
             let enc = zstd::Encoder::new(buf, level).context("starting zstd")?;
-            let mut buf = write_devices(spec, devices, enc)?.finish()?;
+            let mut buf = write_devices(spec, devices, enc, meter)?.finish()?;
             buf.flush()?;
             buf.into_inner()
                 .map_err(std::io::IntoInnerError::into_error)?
         }
         OutCompression::Gzip => {
             let enc = flate2::write::GzEncoder::new(buf, flate2::Compression::fast());
-            let mut buf = write_devices(spec, devices, enc)?.finish()?;
+            let mut buf = write_devices(spec, devices, enc, meter)?.finish()?;
             buf.flush()?;
             buf.into_inner()
                 .map_err(std::io::IntoInnerError::into_error)?
         }
     };
-    f.sync_all()?;
+    f.into_inner().sync_all()?;
     Ok(())
 }
 
-fn write_devices<W: Write>(spec: &HeaderSpec, devices: &[(String, PathBuf)], out: W) -> Result<W> {
+fn write_devices<W: Write>(
+    spec: &HeaderSpec,
+    devices: &[(String, PathBuf)],
+    out: W,
+    meter: &Arc<Meter>,
+) -> Result<W> {
     let mut w = VmaWriter::new(out, spec)?;
     for (i, (name, path)) in devices.iter().enumerate() {
         let id = u8::try_from(i + 1)
@@ -173,6 +190,7 @@ fn write_devices<W: Write>(spec: &HeaderSpec, devices: &[(String, PathBuf)], out
             .and_then(DevId::new)
             .context("too many devices")?;
         let src = File::open(path).with_context(|| format!("opening image {}", path.display()))?;
+        let src = CountingReader::new(src, Arc::clone(meter));
         w.write_device(id, BufReader::with_capacity(1 << 20, src))
             .with_context(|| format!("device {name} from {}", path.display()))?;
     }

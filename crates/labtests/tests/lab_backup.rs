@@ -146,7 +146,16 @@ fn image_in_snapshot(mp: &Path, day: u32) -> Vec<u8> {
 fn check_restore(exec: &LocalExecutor, root: &DatasetName, dir: &Path, day2_hash: u64) {
     const SIZE: usize = 64 << 20;
     let out = dir.join("restored.vma.zst");
-    let rr = restore(exec, root, 100, time(2), &out, RestoreCompression::Zstd(1)).unwrap();
+    let rr = restore(
+        exec,
+        root,
+        100,
+        time(2),
+        &out,
+        RestoreCompression::Zstd(1),
+        None,
+    )
+    .unwrap();
     assert_eq!(rr.devices, vec![("drive-scsi0".to_owned(), SIZE as u64)]);
     let (_, stream) = zferry_vma::open_path(&out).unwrap();
     let reader = VmaReader::new(stream).unwrap();

@@ -133,6 +133,7 @@ fn check_restore(exec: &LocalExecutor, root: &DatasetName, dir: &Path, tar1: &[u
         time(1).parse().unwrap(),
         &restored,
         zferry_backup::RestoreCompression::Zstd(1),
+        None,
     )
     .unwrap();
     assert!(rr.devices.is_empty() && rr.bytes > 0);

@@ -8,6 +8,8 @@ use crate::lzo::{LZOP_MAGIC, LzopReader};
 use std::fs::File;
 use std::io::{BufRead, BufReader, Read};
 use std::path::Path;
+use std::sync::Arc;
+use zferry_progress::{CountingReader, Meter};
 
 /// How a VMA stream is wrapped.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -105,14 +107,27 @@ pub fn decompress<R: BufRead + Send + 'static>(
 
 /// Opens `path` (uncompressed or compressed) for [`crate::VmaReader::new`].
 pub fn open_path(path: &Path) -> Result<(Compression, VmaStream), OpenError> {
+    open_path_metered(path, None)
+}
+
+/// [`open_path`], counting the file's bytes as they are read (before decompression) into
+/// `meter`, whose total should be the file size.
+pub fn open_path_metered(
+    path: &Path,
+    meter: Option<Arc<Meter>>,
+) -> Result<(Compression, VmaStream), OpenError> {
     let f = File::open(path).map_err(|source| OpenError::Open {
         path: path.to_owned(),
         source,
     })?;
-    decompress(
-        BufReader::with_capacity(1 << 20, f),
-        Compression::from_path(path),
-    )
+    let by_name = Compression::from_path(path);
+    match meter {
+        Some(m) => decompress(
+            BufReader::with_capacity(1 << 20, CountingReader::new(f, m)),
+            by_name,
+        ),
+        None => decompress(BufReader::with_capacity(1 << 20, f), by_name),
+    }
 }
 
 /// Reads until at least `n` bytes (or EOF) and returns them; they are

@@ -47,7 +47,7 @@ pub mod ops;
 pub mod reader;
 pub mod writer;
 
-pub use compress::{Compression, VmaStream, decompress, open_path};
+pub use compress::{Compression, VmaStream, decompress, open_path, open_path_metered};
 pub use error::{ExtractError, OpenError, VmaError, WriteError};
 pub use header::{ConfigBlob, DevId, Device, Header, HeaderSpec};
 pub use reader::{Cluster, VmaReader};

@@ -9,6 +9,7 @@ use std::fs::{self, File, OpenOptions};
 use std::io::Read;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
+use zferry_progress::Meter;
 
 /// Per-device totals gathered while reading.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -95,7 +96,16 @@ pub fn image_file_name(devname: &str) -> String {
 /// blocks are never written, so they stay holes). Images are written under a
 /// `tmp-` name and renamed only after the whole archive verified, so a
 /// present `disk-*.raw` is always complete.
-pub fn extract<R: Read>(mut reader: VmaReader<R>, dir: &Path) -> Result<Summary, ExtractError> {
+pub fn extract<R: Read>(reader: VmaReader<R>, dir: &Path) -> Result<Summary, ExtractError> {
+    extract_metered(reader, dir, None)
+}
+
+/// [`extract`], counting the bytes of stored blocks written into `meter` (once per cluster).
+pub fn extract_metered<R: Read>(
+    mut reader: VmaReader<R>,
+    dir: &Path,
+    meter: Option<&Meter>,
+) -> Result<Summary, ExtractError> {
     let io_err = |path: &Path| {
         let path = path.to_owned();
         move |source| ExtractError::Io { path, source }
@@ -132,14 +142,19 @@ pub fn extract<R: Read>(mut reader: VmaReader<R>, dir: &Path) -> Result<Summary,
             .iter_mut()
             .find(|d| d.dev_id == c.dev_id.get())
             .expect("declared device");
+        let mut written = 0u64;
         for (off, block) in c.blocks() {
             match block {
                 Some(b) => {
                     f.write_all_at(b, off).map_err(io_err(tmp))?;
                     s.data_blocks += 1;
+                    written += b.len() as u64;
                 }
                 None => s.zero_blocks += 1,
             }
+        }
+        if let Some(m) = meter {
+            m.add_written(written);
         }
     }
     for (f, tmp, fin) in files.into_iter().flatten() {
