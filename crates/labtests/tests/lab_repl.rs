@@ -397,6 +397,37 @@ targets = [{ node = "a", dataset = "{B}/data" }]
 }
 
 #[test]
+fn a_snapshot_filter_sends_only_matching_snapshots_with_per_snapshot_steps() {
+    let lab = Lab::new("rs");
+    lab.a.setup(
+        "fs data\nwrite data/f 1M\nsnap data@d1_daily\nwrite data/g 256K\nsnap data@h1_hourly\n\
+         write data/h 256K\nsnap data@d2_daily\nwrite data/i 256K\nsnap data@h2_hourly\n\
+         write data/j 256K\nsnap data@d3_daily",
+    );
+    let cfg = lab.config(&PUSH_AB.replace("targets = [", "snapshots = [\"*_daily\"]\ntargets = ["));
+    let (code, json, err) = lab.repl(&cfg, &[]);
+    assert_eq!(code, 0, "{json:#}\n{err}");
+    let steps = pairs(&json)[0]["steps"].to_string();
+    assert!(!steps.contains("hourly"), "an hourly was sent: {steps}");
+    assert!(
+        !steps.contains("-I"),
+        "a range would carry the hourlies: {steps}"
+    );
+    assert_eq!(
+        snap_names(&lab.b, &lab.b.ds("data")),
+        ["d1_daily", "d2_daily", "d3_daily"]
+    );
+    // The data of the last daily is all there (the skipped hourlies' writes included).
+    assert_eq!(
+        file_sum(&lab.a, &lab.a.ds("data"), "i"),
+        file_sum(&lab.b, &lab.b.ds("data"), "i")
+    );
+    let (code, json, _) = lab.repl(&cfg, &[]);
+    assert_eq!(code, 0);
+    assert_eq!(statuses(&json), ["up-to-date"], "{json:#}");
+}
+
+#[test]
 fn pruned_common_snapshot_is_bridged_by_the_cursor_bookmark() {
     let lab = Lab::new("rp");
     lab.a.setup("fs data\nwrite data/f 1M\nsnap data@s1");
