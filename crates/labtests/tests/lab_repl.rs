@@ -228,7 +228,9 @@ fn fan_out_then_failover_stays_incremental_everywhere() {
         ["zferry:b"]
     );
 
-    // Nothing new: up to date, then (snapshots_changed unchanged) not even listed.
+    // Nothing new: up to date, then (snapshots_changed unchanged) not even listed. The
+    // values are trusted once settled (10 s old when listed): the receive above is fresher.
+    std::thread::sleep(std::time::Duration::from_secs(11));
     let (code, json, _) = lab.repl(&cfg, &[]);
     assert_eq!(
         (code, statuses(&json)),

@@ -35,6 +35,11 @@ use crate::wire;
 /// At most one progress event per transfer this often.
 const PROGRESS_EVERY: Duration = Duration::from_secs(3);
 
+/// A pair skipped as unchanged is planned again (its snapshots listed) at least this often,
+/// so a change the `snapshots_changed` check could not see (clocks far apart) is found
+/// within the hour.
+const REPLAN_EVERY: Duration = Duration::from_hours(1);
+
 /// Receives `(pair label, totals)` while a stream runs.
 pub type ProgressSink = Arc<dyn Fn(&str, &Progress) + Send + Sync>;
 
@@ -199,9 +204,14 @@ impl<'h, 'c, 'j> Run<'h, 'c, 'j> {
         roots: &[DatasetName],
     ) -> Result<BTreeMap<DatasetName, DatasetRow>, (String, bool)> {
         let exec = self.exec(node)?;
+        let listed_at = now();
         let out = run_cmd(exec.as_ref(), &listing::datasets_argv(roots), true)?;
-        listing::parse_datasets(&String::from_utf8_lossy(&out.stdout))
-            .map_err(|e| (format!("on {node}: {e}"), false))
+        let mut rows = listing::parse_datasets(&String::from_utf8_lossy(&out.stdout))
+            .map_err(|e| (format!("on {node}: {e}"), false))?;
+        for row in rows.values_mut() {
+            row.snapshots_changed = listing::settled(row.snapshots_changed, listed_at);
+        }
+        Ok(rows)
     }
 
     /// Phase 2 on one node.
@@ -277,7 +287,8 @@ impl<'h, 'c, 'j> Run<'h, 'c, 'j> {
         reports
     }
 
-    /// Neither side's snapshots changed since a clean success: nothing to plan.
+    /// Neither side's snapshots changed since a clean success less than [`REPLAN_EVERY`] ago:
+    /// nothing to plan. The recorded values are settled ones ([`listing::settled`]).
     fn unchanged(&self, pair: &Pair<'_>) -> bool {
         if self.opts.full_list {
             return false;
@@ -291,7 +302,9 @@ impl<'h, 'c, 'j> Run<'h, 'c, 'j> {
             return false;
         };
         st.last_error.is_none()
-            && st.last_success.is_some()
+            && st
+                .last_success
+                .is_some_and(|t| now().saturating_sub(t) < REPLAN_EVERY.as_secs())
             && tgt.resume_token.is_none()
             && src.snapshots_changed.is_some()
             && st.source_snapshots_changed == src.snapshots_changed
