@@ -6,6 +6,7 @@ use std::fs::File;
 
 use zferry_progress::Meter;
 
+use crate::punch::Puncher;
 use crate::target::{self, Geometry};
 use crate::{BLOCK_SIZE, Error, Options, Report};
 
@@ -28,8 +29,8 @@ pub(crate) struct Applier<'a> {
     pub geo: Geometry,
     punch_holes: bool,
     dry_run: bool,
-    /// Cleared after the first "unsupported" answer so we stop asking.
-    punch_supported: bool,
+    /// Takes the zero runs when punching (not in a dry run).
+    puncher: Option<Puncher>,
     pub report: Report,
     /// Where compared and written bytes are also counted (per applied range).
     pub meter: Option<&'a Meter>,
@@ -38,12 +39,17 @@ pub(crate) struct Applier<'a> {
 impl<'a> Applier<'a> {
     pub fn new(target: &'a File, opts: &Options) -> Result<Self, Error> {
         let geo = Geometry::probe(target)?;
+        let puncher = if opts.punch_holes && !opts.dry_run {
+            Some(Puncher::spawn(target)?)
+        } else {
+            None
+        };
         Ok(Applier {
             target,
             geo,
             punch_holes: opts.punch_holes,
             dry_run: opts.dry_run,
-            punch_supported: true,
+            puncher,
             report: Report {
                 initial_size: geo.len,
                 dry_run: opts.dry_run,
@@ -127,20 +133,20 @@ impl<'a> Applier<'a> {
         let offset = base + start as u64;
         let len = (end - start) as u64;
         let blocks = len.div_ceil(crate::BLOCK_SIZE_U64);
-        if kind == Kind::Zero && self.punch_holes && self.punch_supported {
-            if self.dry_run || target::punch_hole(self.target, offset, len)? {
-                self.report.holes_punched += blocks;
-                self.report.bytes_punched += len;
-                return Ok(());
+        if kind == Kind::Zero && self.punch_holes {
+            // Counted when the worker reports (it may have to write zeros instead).
+            if let Some(p) = &mut self.puncher {
+                return p.punch(offset, len);
             }
-            tracing::debug!("hole punching unsupported on target; writing zeros instead");
-            self.punch_supported = false;
+            self.report.holes_punched += blocks;
+            self.report.bytes_punched += len;
+            return Ok(());
         }
         if kind == Kind::Zero {
             self.report.blocks_zeroed += blocks;
         }
         if !self.dry_run {
-            // A zero run's source bytes are zeros, so the fallback writes them as they are.
+            // Without hole punching a zero run is written as the zeros it is.
             target::write_at(self.target, offset, &src[start..end])?;
         }
         self.report.bytes_written += len;
@@ -152,6 +158,16 @@ impl<'a> Applier<'a> {
 
     /// Resize the target to `size` and close the report.
     pub fn finish(mut self, size: u64, started: std::time::Instant) -> Result<Report, Error> {
+        if let Some(p) = self.puncher.take() {
+            let done = p.finish()?;
+            self.report.holes_punched += done.holes_punched;
+            self.report.bytes_punched += done.bytes_punched;
+            self.report.blocks_zeroed += done.blocks_zeroed;
+            self.report.bytes_written += done.bytes_zero_written;
+            if let Some(m) = self.meter {
+                m.add_written(done.bytes_zero_written);
+            }
+        }
         if !self.dry_run {
             target::resize(self.target, self.geo, size)?;
         }

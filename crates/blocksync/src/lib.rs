@@ -18,6 +18,7 @@ mod apply;
 mod engine;
 mod error;
 mod options;
+mod punch;
 pub mod reference;
 mod report;
 mod sink;
