@@ -41,28 +41,30 @@ impl Lab {
         Self { a, b, c, dir }
     }
 
-    /// Writes a config whose job `name` replicates `source` (node:dataset) to `targets`.
+    /// Writes a config whose jobs replicate between nodes a (this one), b and c, all
+    /// reached over ssh to localhost.
     fn config(&self, jobs: &str) -> PathBuf {
+        self.config_with_nodes(DEFAULT_NODES, jobs, "zferry.toml")
+    }
+
+    /// Writes `file` in the test's directory: this node is "a", then `nodes` and `jobs`,
+    /// with `{A}`, `{B}`, `{C}` standing for the pools and `{DIR}` for the directory.
+    fn config_with_nodes(&self, nodes: &str, jobs: &str, file: &str) -> PathBuf {
         let body = format!(
             r#"
 [global]
 hostname = "a"
-state-dir = "{dir}/state"
-lock-dir = "{dir}/lock"
-[nodes.a]
-address = "localhost"
-[nodes.b]
-address = "localhost"
-[nodes.c]
-address = "localhost"
+state-dir = "{{DIR}}/state"
+lock-dir = "{{DIR}}/lock"
+{nodes}
 {jobs}
-"#,
-            dir = self.dir.display()
+"#
         )
+        .replace("{DIR}", &self.dir.display().to_string())
         .replace("{A}", self.a.name())
         .replace("{B}", self.b.name())
         .replace("{C}", self.c.name());
-        let path = self.dir.join("zferry.toml");
+        let path = self.dir.join(file);
         std::fs::write(&path, body).unwrap();
         path
     }
@@ -166,6 +168,15 @@ fn holds(pool: &TestPool, snapshot: &str) -> Vec<String> {
 }
 
 /// Job `j`: A's `data` to B.
+const DEFAULT_NODES: &str = r#"
+[nodes.a]
+address = "localhost"
+[nodes.b]
+address = "localhost"
+[nodes.c]
+address = "localhost"
+"#;
+
 const PUSH_AB: &str = r#"
 [jobs.j]
 source = { node = "a", dataset = "{A}/data" }
@@ -870,5 +881,133 @@ targets = [{ node = "a", dataset = "{A}/data" }]
     assert_eq!(
         snaps(&lab.a, &lab.a.ds("data")),
         snaps(&lab.b, &lab.b.ds("data"))
+    );
+}
+
+/// Appends a new key to root's `authorized_keys` pinned to `zferry serve --stdio --config
+/// <serve_config>` with `restrict` (the line the README documents); returns the private key.
+fn pinned_serve_key(dir: &Path, serve_config: &Path) -> PathBuf {
+    let key = dir.join("pinned-key");
+    let _ = std::fs::remove_file(&key);
+    let _ = std::fs::remove_file(key.with_extension("pub"));
+    let out = Command::new("ssh-keygen")
+        .args(["-q", "-t", "ed25519", "-N", "", "-C", "zferry-pinned", "-f"])
+        .arg(&key)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let public = std::fs::read_to_string(key.with_extension("pub")).unwrap();
+    let forced = zferry_exec::shell_join(&[
+        zferry_binary().to_str().unwrap(),
+        "serve",
+        "--stdio",
+        "--config",
+        serve_config.to_str().unwrap(),
+    ])
+    .unwrap();
+    let mut keys = std::fs::OpenOptions::new()
+        .append(true)
+        .create(true)
+        .open("/root/.ssh/authorized_keys")
+        .unwrap();
+    std::io::Write::write_all(
+        &mut keys,
+        format!("command=\"{forced}\",restrict {}\n", public.trim()).as_bytes(),
+    )
+    .unwrap();
+    key
+}
+
+/// Node b reachable only through a key pinned to `zferry serve`: a compressed push, an
+/// increment, then a diverged target kept aside — every remote step (listing, receive, the
+/// wire decompressor, hold, rename, clone, promote) passes serve's checks against b's own
+/// config, and a job b's config does not know is refused there.
+#[test]
+fn push_through_a_key_pinned_to_serve_compresses_and_preserves() {
+    let lab = Lab::new("rk");
+    lab.a.setup("fs data");
+    let mut text = String::new();
+    for i in 0..60_000 {
+        writeln!(
+            text,
+            "2026-11-22T01:{:02}:{:02} pvedaemon[{}]: ok",
+            i % 60,
+            i % 59,
+            i % 89
+        )
+        .unwrap();
+    }
+    let mountpoint = format!("/var/tmp/zferry-test-mnt/{}/data", lab.a.name());
+    std::fs::write(format!("{mountpoint}/log"), &text).unwrap();
+    lab.a.setup("snap data@s1");
+    let job = r#"
+[jobs.k]
+source = { node = "a", dataset = "{A}/data" }
+targets = [{ node = "b", dataset = "{B}/data" }]
+compress = "zstd"
+on-divergence = "preserve"
+"#;
+    // What node b itself allows: the same job, b being this node.
+    let serve_cfg = lab.dir.join("serve-b.toml");
+    std::fs::write(
+        &serve_cfg,
+        format!("[global]\nhostname = \"b\"\n[nodes.a]\naddress = \"localhost\"\n[nodes.b]\n{job}")
+            .replace("{A}", lab.a.name())
+            .replace("{B}", lab.b.name()),
+    )
+    .unwrap();
+    let key = pinned_serve_key(&lab.dir, &serve_cfg);
+    let nodes = format!(
+        "[nodes.a]\n[nodes.b]\naddress = \"localhost\"\nssh-identity = \"{}\"\n",
+        key.display()
+    );
+    let cfg = lab.config_with_nodes(&nodes, job, "zferry.toml");
+
+    let (code, json, err) = lab.repl(&cfg, &[]);
+    assert_eq!(code, 0, "{json:#}\n{err}");
+    assert_eq!(statuses(&json), ["replicated"], "{json:#}");
+    let (stream, wire) = stream_and_wire(&pairs(&json)[0]);
+    assert!(wire * 5 < stream, "not compressed: {stream} -> {wire}");
+    let target = lab.b.ds("data");
+    assert_eq!(holds(&lab.b, &format!("{target}@s1")), ["zferry:b"]);
+
+    // Diverge: the source moves on, the target gets a snapshot of its own.
+    lab.a.setup("write data/g 256K\nsnap data@s2");
+    lab.b.run_ok("zfs", &["mount", &target]);
+    lab.b.setup("write data/only-b 64K\nsnap data@only-on-b");
+    let (code, json, err) = lab.repl(&cfg, &[]);
+    assert_eq!(code, 0, "{json:#}\n{err}");
+    let p = &pairs(&json)[0];
+    assert_eq!(p["status"], "replicated", "{p:#}");
+    let msg = p["message"].as_str().unwrap();
+    let (_, rest) = msg
+        .split_once("kept the diverged target as ")
+        .unwrap_or_else(|| panic!("{msg}"));
+    let aside = rest.split(';').next().unwrap().trim().to_owned();
+    assert_eq!(snap_names(&lab.b, &aside), ["only-on-b"]);
+    assert_eq!(snaps(&lab.b, &target), snaps(&lab.a, &lab.a.ds("data")));
+    assert_eq!(
+        file_sum(&lab.b, &target, "log"),
+        file_sum(&lab.a, &lab.a.ds("data"), "log")
+    );
+
+    // A job b's config does not know (another target dataset) is refused by serve on b,
+    // and nothing is created there.
+    let rogue = lab.config_with_nodes(
+        &nodes,
+        r#"
+[jobs.rogue]
+source = { node = "a", dataset = "{A}/data" }
+targets = [{ node = "b", dataset = "{B}/elsewhere" }]
+"#,
+        "rogue.toml",
+    );
+    let (code, json, err) = lab.repl(&rogue, &[]);
+    assert_ne!(code, 0, "{json:#}\n{err}");
+    assert!(
+        !lab.b
+            .run("zfs", &["list", &lab.b.ds("elsewhere")])
+            .success(),
+        "serve let an unknown target be created"
     );
 }

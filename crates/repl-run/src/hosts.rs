@@ -90,7 +90,12 @@ impl<'c> Hosts<'c> {
             .port(cfg.ssh_port.get())
             .control_path(self.control_dir.join(format!("ssh-{node}")));
         if let Some(identity) = &cfg.ssh_identity {
-            exec = exec.identity(identity.as_path());
+            // Only this key: no falling back to another of root's keys (which may open a
+            // shell) when a key pinned to `zferry serve` is meant.
+            exec = exec
+                .identity(identity.as_path())
+                .option("IdentitiesOnly", "yes")
+                .map_err(|e| bad(format!("{e}")))?;
         }
         Ok(exec)
     }
