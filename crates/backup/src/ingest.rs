@@ -528,13 +528,18 @@ pub fn sync_images<R: std::io::Read>(
         }
         let i = slot[usize::from(c.dev_id.get())];
         let first = c.device_offset() / zferry_blocksync::BLOCK_SIZE_U64;
+        let sync_err = |source| Error::Sync {
+            path: paths[i].clone(),
+            source,
+        };
+        if let Some(data) = c.whole() {
+            sinks[i].put_blocks(first, data).map_err(sync_err)?;
+            continue;
+        }
         for b in 0..c.block_count() {
             sinks[i]
                 .put(first + b as u64, c.block(b))
-                .map_err(|source| Error::Sync {
-                    path: paths[i].clone(),
-                    source,
-                })?;
+                .map_err(sync_err)?;
         }
     }
     for ((sink, d), path) in sinks.into_iter().zip(&header.devices).zip(&paths) {

@@ -85,6 +85,36 @@ impl<'a> BlockSink<'a> {
         Ok(())
     }
 
+    /// [`BlockSink::put`] for `data.len() / 4096` consecutive blocks from `first_block`,
+    /// compared straight from `data` instead of being copied into the pending run (a whole
+    /// VMA cluster: one copy of the disk's bytes less per ingest). `data` is a whole number of
+    /// blocks, or ends exactly at the declared size.
+    pub fn put_blocks(&mut self, first_block: u64, data: &[u8]) -> Result<(), Error> {
+        let offset = first_block
+            .checked_mul(BLOCK_SIZE_U64)
+            .filter(|&o| o < self.size)
+            .ok_or(Error::BlockBeyondSize {
+                block_index: first_block,
+                size: self.size,
+            })?;
+        let end = offset + data.len() as u64;
+        let whole_blocks = data.len().is_multiple_of(BLOCK_SIZE) || end == self.size;
+        if data.len() > self.tgt.len() || end > self.size || !whole_blocks {
+            // Longer than a run, or a shape `put` checks block by block.
+            for (i, block) in data.chunks(BLOCK_SIZE).enumerate() {
+                self.put(first_block + i as u64, Some(block))?;
+            }
+            return Ok(());
+        }
+        // Later puts win: what is pending goes first.
+        self.flush()?;
+        let tgt = &mut self.tgt[..data.len()];
+        self.applier.read_target(offset, tgt)?;
+        self.applier.apply(offset, data, tgt)?;
+        self.applier.report.bytes_read_source += data.len() as u64;
+        Ok(())
+    }
+
     fn flush(&mut self) -> Result<(), Error> {
         if self.run.is_empty() {
             return Ok(());

@@ -20,12 +20,14 @@ fn shuffled(count: u64, seed: u64) -> Vec<u64> {
 }
 
 /// Feed `image` into a sink on `old` in an order made of runs of 16 blocks (a VMA cluster), runs
-/// shuffled; zero blocks are passed as `None`.
+/// shuffled; zero blocks are passed as `None`. With `whole`, a full cluster without zero
+/// blocks goes in with one `put_blocks` (as the ingest does), else block by block.
 fn feed(
     image: &[u8],
     old: &[u8],
     seed: u64,
     opts: &Options,
+    whole: bool,
 ) -> (Vec<u8>, zferry_blocksync::Report) {
     let dir = tempfile::tempdir().expect("tempdir");
     let path = dir.path().join("disk.raw");
@@ -33,7 +35,16 @@ fn feed(
     let mut sink = BlockSink::new(&target, image.len() as u64, opts).expect("sink");
     let blocks = image.len().div_ceil(BS) as u64;
     for cluster in shuffled(blocks.div_ceil(16), seed) {
-        for b in cluster * 16..((cluster + 1) * 16).min(blocks) {
+        let (from, to) = (cluster * 16, (cluster + 1) * 16);
+        let bytes_of = |b: u64| usize::try_from(b).expect("fits") * BS;
+        if whole && to <= blocks && bytes_of(to) <= image.len() {
+            let data = &image[bytes_of(from)..bytes_of(to)];
+            if data.chunks(BS).all(|b| b.iter().any(|&x| x != 0)) {
+                sink.put_blocks(from, data).expect("put_blocks");
+                continue;
+            }
+        }
+        for b in from..to.min(blocks) {
             let at = usize::try_from(b).expect("fits") * BS;
             let data = &image[at..(at + BS).min(image.len())];
             let put = if data.iter().all(|&x| x == 0) {
@@ -58,6 +69,7 @@ proptest! {
         seed in any::<u64>(),
         zero_mask in any::<u64>(),
         punch in any::<bool>(),
+        whole in any::<bool>(),
     ) {
         let mut image = bytes(seed, len);
         for (i, b) in image.chunks_mut(BS).enumerate() {
@@ -73,7 +85,7 @@ proptest! {
         }
         let (changed, changed_bytes) = differing(&image, &old);
         let opts = Options { punch_holes: punch, record_changed: true, ..Options::default() };
-        let (after, r) = feed(&image, &old, seed, &opts);
+        let (after, r) = feed(&image, &old, seed, &opts, whole);
         prop_assert_eq!(&after, &image);
         prop_assert_eq!(r.bytes_written + r.bytes_punched, changed_bytes);
         let mut got = r.changed_blocks.clone().expect("recorded");
@@ -81,7 +93,7 @@ proptest! {
         prop_assert_eq!(got, changed);
         prop_assert_eq!(r.bytes_read_source, len as u64);
 
-        let (again, r2) = feed(&image, &image, seed ^ 1, &opts);
+        let (again, r2) = feed(&image, &image, seed ^ 1, &opts, whole);
         prop_assert_eq!(again, image);
         prop_assert_eq!(r2.bytes_written + r2.bytes_punched, 0);
     }
@@ -92,7 +104,7 @@ fn contiguous_puts_coalesce_into_one_target_pass() {
     // 64 changed blocks in order: the sink reads and compares them as runs; all are written.
     let image = bytes(3, 64 * BS);
     let old = vec![1u8; 64 * BS];
-    let (after, r) = feed(&image, &old, 0, &Options::default());
+    let (after, r) = feed(&image, &old, 0, &Options::default(), false);
     assert_eq!(after, image);
     assert_eq!(r.blocks_changed, 64);
     assert_eq!(r.bytes_written, 64 * 4096);

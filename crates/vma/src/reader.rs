@@ -67,6 +67,13 @@ impl<'a> Cluster<'a> {
         Some(&self.data[start..start + want])
     }
 
+    /// The cluster's bytes as one slice when every block is stored and the cluster is whole
+    /// (64 KiB), the common case for a used disk; `None` otherwise (then use [`Self::block`]).
+    /// Lets a consumer compare the data where the reader holds it, without a copy.
+    pub fn whole(&self) -> Option<&'a [u8]> {
+        (self.mask == u16::MAX && self.len == CLUSTER_SIZE).then_some(self.data)
+    }
+
     /// All blocks inside the device, in order, with their byte offset within
     /// the device.
     pub fn blocks(&self) -> impl Iterator<Item = (u64, Option<&'a [u8]>)> + '_ {
