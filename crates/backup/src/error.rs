@@ -53,6 +53,18 @@ pub enum Error {
     /// A tar entry this ingest refuses (escaping name, duplicate, dangling hard link).
     #[error("tar entry {entry:?}: {reason}")]
     BadTarEntry { entry: String, reason: &'static str },
+    /// A POSIX ACL record of a tar entry (or an ACL xattr being archived) is malformed.
+    #[error("{entry}: bad POSIX ACL in the {record} record: {reason}")]
+    BadAcl {
+        entry: String,
+        record: String,
+        reason: String,
+    },
+    /// The file system refused a POSIX ACL (ACLs off on the dataset).
+    #[error(
+        "{path}: the file system does not support POSIX ACLs, which the backup has: enable them on the dataset (zfs set acltype=posixacl <dataset>) and ingest again"
+    )]
+    AclUnsupported { path: PathBuf },
     /// A command (losetup) could not run or failed.
     #[error(transparent)]
     Exec(#[from] zferry_exec::ExecError),

@@ -221,7 +221,7 @@ pub fn ingest(
 
 /// Properties of a dataset this ingest creates; see the module docs. A container tree keeps
 /// the default 128K records (whole files, mostly rewritten whole), stores xattrs in the
-/// dnode (`xattr=sa`), and never honours set-id bits, executes or opens device nodes from
+/// dnode (`xattr=sa`), supports the archive's POSIX ACLs (`acltype=posixacl`), and never honours set-id bits, executes or opens device nodes from
 /// the backup copy (`setuid=off`, `exec=off`, `devices=off`).
 fn dataset_props(kind: GuestKind, recordsize: u32) -> Vec<(&'static str, String)> {
     let mut props = vec![
@@ -236,6 +236,7 @@ fn dataset_props(kind: GuestKind, recordsize: u32) -> Vec<(&'static str, String)
         GuestKind::Lxc => {
             for (k, v) in [
                 ("xattr", "sa"),
+                ("acltype", "posixacl"),
                 ("setuid", "off"),
                 ("exec", "off"),
                 ("devices", "off"),

@@ -17,6 +17,7 @@
 //! Every `zfs` command is an argv run through a `zferry_exec::Executor` ([`zfs`]); file I/O on
 //! the images is local, so the executor must run on the machine that mounts the datasets.
 
+pub mod acl;
 pub mod error;
 pub mod files;
 pub mod ingest;

@@ -12,7 +12,11 @@
 //!   and the `user.*`/`security.*` extended attributes carried as PAX `SCHILY.xattr.*`
 //!   records — is changed only where it differs, so an unchanged file costs nothing in the
 //!   next snapshot. Directory metadata is applied after the pass (creating entries changes a
-//!   directory's mtime). POSIX ACLs (`SCHILY.acl.*`) are not applied.
+//!   directory's mtime). POSIX ACLs (`SCHILY.acl.access`/`SCHILY.acl.default` records, text)
+//!   become the `system.posix_acl_access`/`system.posix_acl_default` xattrs ([`crate::acl`]),
+//!   set or removed like the other xattrs (so an ACL a new file inherited from its directory's
+//!   default ACL is removed when the archive has none for it); xattrs and ACLs are applied
+//!   before the mode, because setting an access ACL also sets the group bits.
 //! - **removed entries**: anything in the directory the archive no longer has is deleted.
 //!
 //! Hard links: each regular entry owns one inode. An existing file whose inode another entry
@@ -40,6 +44,7 @@ use tar::EntryType;
 
 use zferry_progress::Meter;
 
+use crate::acl;
 use crate::error::{Error, io_err};
 
 const BLOCK: usize = 4096;
@@ -92,10 +97,19 @@ struct Sync<'a> {
     report: TreeReport,
 }
 
-/// Xattr namespaces vzdump's tar carries (`--xattrs-include=user.*`,
-/// `security.capability`) and this sync manages; others (e.g. `system.` ACLs) are left alone.
-fn managed_xattr(name: &[u8]) -> bool {
+/// Xattr namespaces vzdump's tar carries as `SCHILY.xattr.*` (`--xattrs-include=user.*`,
+/// `security.capability`); others are left alone.
+fn tar_xattr(name: &[u8]) -> bool {
     name.starts_with(b"user.") || name.starts_with(b"security.")
+}
+
+fn acl_xattr(name: &[u8]) -> bool {
+    name == acl::XATTR_ACCESS || name == acl::XATTR_DEFAULT
+}
+
+/// Xattrs this sync manages: the tar's xattrs and the ACLs (from `SCHILY.acl.*`).
+fn managed_xattr(name: &[u8]) -> bool {
+    tar_xattr(name) || acl_xattr(name)
 }
 
 /// The entry's path relative to the tree root; `None` for the root itself (`./`).
@@ -182,15 +196,37 @@ fn entry_meta<R: Read>(e: &mut tar::Entry<'_, R>) -> Result<Meta, Error> {
         mtime,
         xattrs: Vec::new(),
     };
+    let path = String::from_utf8_lossy(&e.path_bytes()).into_owned();
     if let Some(pax) = e.pax_extensions().map_err(|source| Error::Tar { source })? {
         for ext in pax {
             let ext = ext.map_err(|source| Error::Tar { source })?;
             let key = ext.key_bytes();
             if let Some(name) = key.strip_prefix(b"SCHILY.xattr.")
-                && managed_xattr(name)
+                && tar_xattr(name)
             {
                 meta.xattrs
                     .push((name.to_vec(), ext.value_bytes().to_vec()));
+            }
+            let xattr = match key {
+                k if k == acl::PAX_ACCESS => acl::XATTR_ACCESS,
+                k if k == acl::PAX_DEFAULT => acl::XATTR_DEFAULT,
+                _ => continue,
+            };
+            let bad_acl = |reason: String| Error::BadAcl {
+                entry: path.clone(),
+                record: String::from_utf8_lossy(key).into_owned(),
+                reason,
+            };
+            let text = std::str::from_utf8(ext.value_bytes())
+                .map_err(|_| bad_acl("not UTF-8 text".to_owned()))?;
+            if text.trim().is_empty() {
+                continue;
+            }
+            let parsed = acl::Acl::parse_text(text)
+                .map_err(|err| bad_acl(format!("{err} (record: {text:?})")))?;
+            // Linux keeps no access ACL equal to the mode bits; the mode carries it.
+            if xattr == acl::XATTR_DEFAULT || !parsed.is_minimal() {
+                meta.xattrs.push((xattr.to_vec(), parsed.to_xattr()));
             }
         }
     }
@@ -418,7 +454,11 @@ impl Sync<'_> {
             std::os::unix::fs::lchown(abs, Some(want.uid), Some(want.gid)).map_err(io_err(abs))?;
             changed = true;
         }
-        // After chown: it clears set-id bits.
+        // Xattrs before the mode: setting an access ACL sets the group bits from its mask.
+        if !symlink && sync_xattrs(abs, &want.xattrs)? {
+            changed = true;
+        }
+        // After chown (it clears set-id bits) and ACLs: what the mode is now.
         let m = if changed {
             fs::symlink_metadata(abs).map_err(io_err(abs))?
         } else {
@@ -426,9 +466,6 @@ impl Sync<'_> {
         };
         if !symlink && m.mode() & 0o7777 != want.mode {
             fs::set_permissions(abs, fs::Permissions::from_mode(want.mode)).map_err(io_err(abs))?;
-            changed = true;
-        }
-        if !symlink && sync_xattrs(abs, &want.xattrs)? {
             changed = true;
         }
         if (m.mtime(), m.mtime_nsec()) != (want.mtime, 0) {
@@ -662,7 +699,12 @@ fn sync_xattrs(p: &Path, want: &[(Vec<u8>, Vec<u8>)]) -> Result<bool, Error> {
             Err(e) => return Err(xerr(e)),
         };
         if current.as_deref() != Some(v.as_slice()) {
-            rustix::fs::lsetxattr(p, name, v, XattrFlags::empty()).map_err(xerr)?;
+            match rustix::fs::lsetxattr(p, name, v, XattrFlags::empty()) {
+                Err(rustix::io::Errno::NOTSUP) if acl_xattr(k) => {
+                    return Err(Error::AclUnsupported { path: p.to_owned() });
+                }
+                r => r.map_err(xerr)?,
+            }
             changed = true;
         }
     }
@@ -676,8 +718,9 @@ pub struct TarReport {
     pub file_bytes: u64,
 }
 
-/// Writes the tree at `root` as a tar like vzdump's: numeric owners, GNU headers, and
-/// `SCHILY.xattr.*` PAX records for `user.*`/`security.*` xattrs. Names are relative and the
+/// Writes the tree at `root` as a tar like vzdump's: numeric owners, GNU headers,
+/// `SCHILY.xattr.*` PAX records for `user.*`/`security.*` xattrs and `SCHILY.acl.access`/
+/// `SCHILY.acl.default` records (GNU tar's numeric text form) for POSIX ACLs. Names are relative and the
 /// root is `./` (the tar crate drops the `./` prefix vzdump puts on the others; tar ignores it
 /// on extraction anyway). The inverse of [`sync_tar`], for `pct restore`. Entries are sorted by
 /// name; a file with several links is stored once and then as hard links to its first name.
@@ -799,13 +842,34 @@ fn append_xattrs<W: io::Write>(b: &mut tar::Builder<W>, p: &Path) -> Result<(), 
     let mut list = vec![0u8; len];
     let n = rustix::fs::llistxattr(p, &mut list[..]).map_err(xerr)?;
     let mut records = Vec::new();
-    for name in list[..n].split(|&c| c == 0).filter(|n| managed_xattr(n)) {
+    let mut names: Vec<&[u8]> = list[..n]
+        .split(|&c| c == 0)
+        .filter(|n| managed_xattr(n))
+        .collect();
+    names.sort_unstable();
+    for name in names {
         let key = OsStr::from_bytes(name);
         let vlen = rustix::fs::lgetxattr_query(p, key).map_err(xerr)?;
         let mut v = vec![0u8; vlen];
         let vn = rustix::fs::lgetxattr(p, key, &mut v[..]).map_err(xerr)?;
         v.truncate(vn);
-        pax_record(&mut records, b"SCHILY.xattr.", name, &v);
+        if tar_xattr(name) {
+            pax_record(&mut records, b"SCHILY.xattr.", name, &v);
+            continue;
+        }
+        let record = if name == acl::XATTR_ACCESS {
+            acl::PAX_ACCESS
+        } else {
+            acl::PAX_DEFAULT
+        };
+        let text = acl::Acl::from_xattr(&v)
+            .map_err(|err| Error::BadAcl {
+                entry: p.display().to_string(),
+                record: String::from_utf8_lossy(name).into_owned(),
+                reason: err.to_string(),
+            })?
+            .to_text();
+        pax_record(&mut records, record, b"", text.as_bytes());
     }
     if records.is_empty() {
         return Ok(());

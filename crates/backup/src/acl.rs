@@ -1,0 +1,351 @@
+//! POSIX ACLs of container backups: the text GNU tar and bsdtar put in the PAX records
+//! `SCHILY.acl.access` / `SCHILY.acl.default` (vzdump runs tar with `--acls`), and the binary
+//! value of the `system.posix_acl_access` / `system.posix_acl_default` xattrs through which
+//! Linux reads and writes ACLs.
+//!
+//! Text (what `acl_to_text`/`acl_from_text` of libacl use): entries separated by newlines or
+//! commas, each `tag:qualifier:perms`, tags `user`/`group`/`mask`/`other` (or `u`/`g`/`m`/`o`),
+//! an empty qualifier for the owner/owning group/mask/other, perms of `r`, `w`, `x` and `-`.
+//! GNU tar with `--numeric-owner` (as vzdump runs it) writes numeric qualifiers
+//! (`user:1000:r-x`); bsdtar and star append the numeric id as a fourth field
+//! (`user:alice:r-x:1000`), which then wins over the name. A name without a numeric id is
+//! refused: it would mean the container's user database, which this host does not have.
+//!
+//! Binary (`linux/posix_acl_xattr.h`): a little-endian `u32` version 2, then per entry
+//! `u16 tag, u16 perm, u32 id` (little-endian); tags 0x01 user-obj, 0x02 user, 0x04 group-obj,
+//! 0x08 group, 0x10 mask, 0x20 other; the id is `u32::MAX` for all but user and group
+//! entries. The kernel wants entries sorted by tag, then id, and returns them that way, so
+//! [`Acl::to_xattr`] sorts: the bytes then compare equal to what the file system reports.
+
+use std::fmt::{self, Write as _};
+
+/// The xattr holding a file's access ACL.
+pub const XATTR_ACCESS: &[u8] = b"system.posix_acl_access";
+/// The xattr holding a directory's default ACL.
+pub const XATTR_DEFAULT: &[u8] = b"system.posix_acl_default";
+/// The PAX record of an access ACL.
+pub const PAX_ACCESS: &[u8] = b"SCHILY.acl.access";
+/// The PAX record of a default ACL.
+pub const PAX_DEFAULT: &[u8] = b"SCHILY.acl.default";
+
+const VERSION: u32 = 2;
+const UNDEFINED_ID: u32 = u32::MAX;
+
+/// An entry's tag, with the kernel's values (their order is the required entry order).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Tag {
+    UserObj = 0x01,
+    User = 0x02,
+    GroupObj = 0x04,
+    Group = 0x08,
+    Mask = 0x10,
+    Other = 0x20,
+}
+
+impl Tag {
+    fn from_u16(v: u16) -> Option<Tag> {
+        Some(match v {
+            0x01 => Tag::UserObj,
+            0x02 => Tag::User,
+            0x04 => Tag::GroupObj,
+            0x08 => Tag::Group,
+            0x10 => Tag::Mask,
+            0x20 => Tag::Other,
+            _ => return None,
+        })
+    }
+
+    fn named(self) -> bool {
+        matches!(self, Tag::User | Tag::Group)
+    }
+}
+
+/// One ACL entry: `id` is the uid/gid of a named user/group entry, else `None`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Entry {
+    pub tag: Tag,
+    pub id: Option<u32>,
+    /// `r` 4, `w` 2, `x` 1.
+    pub perm: u16,
+}
+
+/// A valid POSIX ACL, entries in the kernel's order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Acl {
+    entries: Vec<Entry>,
+}
+
+/// Why an ACL text or xattr value was refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AclError(pub String);
+
+impl fmt::Display for AclError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+fn bad(msg: impl Into<String>) -> AclError {
+    AclError(msg.into())
+}
+
+fn parse_perm(s: &str, entry: &str) -> Result<u16, AclError> {
+    let mut perm = 0;
+    for c in s.chars() {
+        perm |= match c {
+            'r' => 4,
+            'w' => 2,
+            'x' => 1,
+            '-' => 0,
+            _ => return Err(bad(format!("entry {entry:?}: bad permission {c:?}"))),
+        };
+    }
+    if s.is_empty() {
+        return Err(bad(format!("entry {entry:?}: no permissions")));
+    }
+    Ok(perm)
+}
+
+impl Acl {
+    /// Parses the text of a `SCHILY.acl.*` record (see the module docs) and checks it.
+    pub fn parse_text(text: &str) -> Result<Acl, AclError> {
+        let mut entries = Vec::new();
+        for raw in text.split([',', '\n']) {
+            // Comments (`#effective:r--`) and blanks, as libacl's text form allows.
+            let e = raw.split('#').next().unwrap_or_default().trim();
+            if e.is_empty() {
+                continue;
+            }
+            let fields: Vec<&str> = e.split(':').collect();
+            let (tag, qualifier, perm, id) = match fields.as_slice() {
+                [t, q, p] => (*t, *q, *p, None),
+                [t, q, p, id] => (*t, *q, *p, Some(*id)),
+                _ => {
+                    return Err(bad(format!(
+                        "entry {e:?}: expected tag:qualifier:permissions"
+                    )));
+                }
+            };
+            let named = !qualifier.is_empty();
+            let tag = match (tag, named) {
+                ("user" | "u", false) => Tag::UserObj,
+                ("user" | "u", true) => Tag::User,
+                ("group" | "g", false) => Tag::GroupObj,
+                ("group" | "g", true) => Tag::Group,
+                ("mask" | "m", false) => Tag::Mask,
+                ("other" | "o", false) => Tag::Other,
+                ("mask" | "m" | "other" | "o", true) => {
+                    return Err(bad(format!("entry {e:?}: {tag} takes no qualifier")));
+                }
+                _ => return Err(bad(format!("entry {e:?}: unknown tag {tag:?}"))),
+            };
+            let id = if tag.named() {
+                let num = id.unwrap_or(qualifier);
+                Some(num.parse::<u32>().ok().filter(|&n| n != UNDEFINED_ID).ok_or_else(
+                    || {
+                        bad(format!(
+                            "entry {e:?}: {num:?} is not a numeric id (archives need tar --numeric-owner)"
+                        ))
+                    },
+                )?)
+            } else {
+                None
+            };
+            entries.push(Entry {
+                tag,
+                id,
+                perm: parse_perm(perm, e)?,
+            });
+        }
+        Acl::new(entries)
+    }
+
+    /// Sorts `entries` into the kernel's order and checks the rules `posix_acl_valid` applies:
+    /// one owner, owning-group and other entry; at most one mask, required with named
+    /// entries; no user or group named twice.
+    pub fn new(mut entries: Vec<Entry>) -> Result<Acl, AclError> {
+        entries.sort_by_key(|e| (e.tag, e.id));
+        for w in entries.windows(2) {
+            if (w[0].tag, w[0].id) == (w[1].tag, w[1].id) {
+                let what = match w[0].id {
+                    Some(id) => format!("{:?} {id}", w[0].tag),
+                    None => format!("{:?}", w[0].tag),
+                };
+                return Err(bad(format!("{what} appears twice")));
+            }
+        }
+        let has = |t: Tag| entries.iter().any(|e| e.tag == t);
+        for (t, name) in [
+            (Tag::UserObj, "user::"),
+            (Tag::GroupObj, "group::"),
+            (Tag::Other, "other::"),
+        ] {
+            if !has(t) {
+                return Err(bad(format!("no {name} entry")));
+            }
+        }
+        if entries.iter().any(|e| e.tag.named()) && !has(Tag::Mask) {
+            return Err(bad("named user or group entries need a mask:: entry"));
+        }
+        if let Some(e) = entries.iter().find(|e| e.perm > 7) {
+            return Err(bad(format!(
+                "{:?} has bad permission bits {:#o}",
+                e.tag, e.perm
+            )));
+        }
+        Ok(Acl { entries })
+    }
+
+    pub fn entries(&self) -> &[Entry] {
+        &self.entries
+    }
+
+    /// Only the owner, group and other entries: the permission bits say it all, and Linux
+    /// stores no access ACL for it (setting one just sets the mode).
+    pub fn is_minimal(&self) -> bool {
+        self.entries.len() == 3
+    }
+
+    /// The binary xattr value (see the module docs).
+    pub fn to_xattr(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(4 + 8 * self.entries.len());
+        out.extend_from_slice(&VERSION.to_le_bytes());
+        for e in &self.entries {
+            out.extend_from_slice(&(e.tag as u16).to_le_bytes());
+            out.extend_from_slice(&e.perm.to_le_bytes());
+            out.extend_from_slice(&e.id.unwrap_or(UNDEFINED_ID).to_le_bytes());
+        }
+        out
+    }
+
+    /// Decodes a binary xattr value.
+    pub fn from_xattr(v: &[u8]) -> Result<Acl, AclError> {
+        let (head, body) = v
+            .split_first_chunk::<4>()
+            .ok_or_else(|| bad("ACL xattr shorter than its header"))?;
+        let version = u32::from_le_bytes(*head);
+        if version != VERSION {
+            return Err(bad(format!("ACL xattr version {version}, expected 2")));
+        }
+        if body.len() % 8 != 0 {
+            return Err(bad(format!("ACL xattr of {} bytes", v.len())));
+        }
+        let entries = body
+            .chunks_exact(8)
+            .map(|c| {
+                let tag = u16::from_le_bytes([c[0], c[1]]);
+                let perm = u16::from_le_bytes([c[2], c[3]]);
+                let id = u32::from_le_bytes([c[4], c[5], c[6], c[7]]);
+                let tag = Tag::from_u16(tag).ok_or_else(|| bad(format!("ACL tag {tag:#x}")))?;
+                Ok(Entry {
+                    tag,
+                    id: tag.named().then_some(id),
+                    perm,
+                })
+            })
+            .collect::<Result<Vec<_>, AclError>>()?;
+        Acl::new(entries)
+    }
+
+    /// The text GNU tar writes with `--numeric-owner`: one entry per line (no trailing
+    /// newline), numeric qualifiers, e.g. `user::rwx\nuser:1000:r-x\ngroup::r-x\nmask::r-x\nother::r-x`.
+    pub fn to_text(&self) -> String {
+        let mut out = String::new();
+        for (i, e) in self.entries.iter().enumerate() {
+            if i > 0 {
+                out.push('\n');
+            }
+            let tag = match e.tag {
+                Tag::UserObj | Tag::User => "user",
+                Tag::GroupObj | Tag::Group => "group",
+                Tag::Mask => "mask",
+                Tag::Other => "other",
+            };
+            let q = e.id.map(|id| id.to_string()).unwrap_or_default();
+            let bit = |b: u16, c: char| if e.perm & b == 0 { '-' } else { c };
+            let _ = write!(
+                out,
+                "{tag}:{q}:{}{}{}",
+                bit(4, 'r'),
+                bit(2, 'w'),
+                bit(1, 'x')
+            );
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const GNU: &str = "user::rwx\nuser:1000:r-x\ngroup::r-x\ngroup:33:rwx\nmask::rwx\nother::r--";
+
+    #[test]
+    fn text_to_binary_to_text_round_trips() {
+        let acl = Acl::parse_text(GNU).expect("valid");
+        let bin = acl.to_xattr();
+        assert_eq!(bin.len(), 4 + 6 * 8);
+        assert_eq!(&bin[..4], &[2, 0, 0, 0]);
+        // user:1000:r-x, second entry: tag 2, perm 5, id 1000, little-endian.
+        assert_eq!(&bin[12..20], &[2, 0, 5, 0, 0xe8, 0x03, 0, 0]);
+        // other::r--, last: id undefined.
+        assert_eq!(&bin[44..52], &[0x20, 0, 4, 0, 0xff, 0xff, 0xff, 0xff]);
+        let back = Acl::from_xattr(&bin).expect("decodes");
+        assert_eq!(back, acl);
+        assert_eq!(back.to_text(), GNU);
+        assert!(!acl.is_minimal());
+    }
+
+    #[test]
+    fn star_and_short_forms_and_any_order_give_the_same_acl() {
+        let star = "user::rwx,user:alice:r-x:1000,group::r-x,group:www:rwx:33,mask::rwx,other::r--";
+        let short = "o::r,m::rwx,g:33:rwx,g::rx,u:1000:rx,u::rwx\n";
+        let commented = "user::rwx\nuser:1000:r-x\t#effective:r-x\ngroup::r-x\ngroup:33:rwx\nmask::rwx\nother::r--\n";
+        let want = Acl::parse_text(GNU).expect("valid");
+        for t in [star, short, commented] {
+            assert_eq!(Acl::parse_text(t).as_ref(), Ok(&want), "{t:?}");
+        }
+    }
+
+    #[test]
+    fn malformed_text_is_refused_with_the_reason() {
+        for (text, why) in [
+            ("user::rwx,group::r-x", "no other:: entry"),
+            (
+                "user::rwx,user:1000:r-x,group::r-x,other::r--",
+                "need a mask",
+            ),
+            (
+                "user::rwx,group::r-x,other::r--,other::r--",
+                "appears twice",
+            ),
+            ("user::rwz,group::r-x,other::r--", "bad permission 'z'"),
+            ("user::rwx,group::r-x,other::r--,bogus::r--", "unknown tag"),
+            (
+                "user::rwx,user:alice:r-x,group::r-x,mask::r-x,other::r--",
+                "not a numeric id",
+            ),
+            ("user::rwx,group::r-x,other:5:r--", "takes no qualifier"),
+            ("user:rwx", "expected tag:qualifier:permissions"),
+        ] {
+            let e = Acl::parse_text(text).expect_err(text);
+            assert!(e.0.contains(why), "{text:?}: {e}");
+        }
+    }
+
+    #[test]
+    fn bad_binary_values_are_refused() {
+        let good = Acl::parse_text("u::rw-,g::r--,o::---").expect("valid");
+        assert!(good.is_minimal());
+        let bin = good.to_xattr();
+        assert!(Acl::from_xattr(&bin[..3]).is_err());
+        assert!(Acl::from_xattr(&bin[..bin.len() - 1]).is_err());
+        let mut v1 = bin.clone();
+        v1[0] = 1;
+        assert!(Acl::from_xattr(&v1).is_err());
+        let mut tag = bin;
+        tag[4] = 0x40;
+        assert!(Acl::from_xattr(&tag).is_err());
+    }
+}
