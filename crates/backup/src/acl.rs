@@ -6,10 +6,13 @@
 //! Text (what `acl_to_text`/`acl_from_text` of libacl use): entries separated by newlines or
 //! commas, each `tag:qualifier:perms`, tags `user`/`group`/`mask`/`other` (or `u`/`g`/`m`/`o`),
 //! an empty qualifier for the owner/owning group/mask/other, perms of `r`, `w`, `x` and `-`.
-//! GNU tar with `--numeric-owner` (as vzdump runs it) writes numeric qualifiers
-//! (`user:1000:r-x`); bsdtar and star append the numeric id as a fourth field
-//! (`user:alice:r-x:1000`), which then wins over the name. A name without a numeric id is
-//! refused: it would mean the container's user database, which this host does not have.
+//! GNU tar writes a user or group name where the host that made the archive knows one, even
+//! with `--numeric-owner` (`group:adm:r-x`; seen with GNU tar 1.34), else the numeric id;
+//! `pct restore` runs tar on the Proxmox host, which maps the name back through the host's
+//! user database. So names are resolved here through this host's `/etc/passwd` and
+//! `/etc/group` ([`Names`]), the same mapping a restore with the original archive makes; a
+//! name this host does not know is refused. bsdtar and star append the numeric id as a fourth
+//! field (`user:alice:r-x:1000`), which then wins over the name.
 //!
 //! Binary (`linux/posix_acl_xattr.h`): a little-endian `u32` version 2, then per entry
 //! `u16 tag, u16 perm, u32 id` (little-endian); tags 0x01 user-obj, 0x02 user, 0x04 group-obj,
@@ -17,7 +20,9 @@
 //! entries. The kernel wants entries sorted by tag, then id, and returns them that way, so
 //! [`Acl::to_xattr`] sorts: the bytes then compare equal to what the file system reports.
 
+use std::collections::HashMap;
 use std::fmt::{self, Write as _};
+use std::path::Path;
 
 /// The xattr holding a file's access ACL.
 pub const XATTR_ACCESS: &[u8] = b"system.posix_acl_access";
@@ -106,9 +111,62 @@ fn parse_perm(s: &str, entry: &str) -> Result<u16, AclError> {
     Ok(perm)
 }
 
+/// The uid/gid of a named entry: the fourth field (star, bsdtar), a numeric qualifier, or
+/// the name looked up in `names`.
+fn qualifier_id(tag: Tag, qualifier: &str, id: Option<&str>, names: &Names) -> Option<u32> {
+    let valid = |n: u32| (n != UNDEFINED_ID).then_some(n);
+    if let Some(id) = id {
+        return id.parse().ok().and_then(valid);
+    }
+    if let Ok(n) = qualifier.parse() {
+        return valid(n);
+    }
+    let table = if tag == Tag::User {
+        &names.users
+    } else {
+        &names.groups
+    };
+    table.get(qualifier).copied()
+}
+
+/// User and group names of a host's `/etc/passwd` and `/etc/group` (`name:x:id:...` lines).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Names {
+    users: HashMap<String, u32>,
+    groups: HashMap<String, u32>,
+}
+
+impl Names {
+    /// This host's names; a missing or unreadable file gives no names (numeric ACLs still
+    /// work; a named entry then fails with the reason).
+    pub fn of_host() -> Names {
+        let read = |p: &str| std::fs::read_to_string(Path::new(p)).unwrap_or_default();
+        Names::parse(&read("/etc/passwd"), &read("/etc/group"))
+    }
+
+    /// Names from the text of a passwd and a group file; malformed lines are skipped.
+    pub fn parse(passwd: &str, group: &str) -> Names {
+        let table = |text: &str| {
+            text.lines()
+                .filter_map(|l| {
+                    let mut f = l.split(':');
+                    let name = f.next()?;
+                    let id = f.nth(1)?.parse().ok()?;
+                    (!name.is_empty() && !name.starts_with('#')).then(|| (name.to_owned(), id))
+                })
+                .collect()
+        };
+        Names {
+            users: table(passwd),
+            groups: table(group),
+        }
+    }
+}
+
 impl Acl {
-    /// Parses the text of a `SCHILY.acl.*` record (see the module docs) and checks it.
-    pub fn parse_text(text: &str) -> Result<Acl, AclError> {
+    /// Parses the text of a `SCHILY.acl.*` record (see the module docs) and checks it; user
+    /// and group names are looked up in `names`.
+    pub fn parse_text(text: &str, names: &Names) -> Result<Acl, AclError> {
         let mut entries = Vec::new();
         for raw in text.split([',', '\n']) {
             // Comments (`#effective:r--`) and blanks, as libacl's text form allows.
@@ -140,14 +198,13 @@ impl Acl {
                 _ => return Err(bad(format!("entry {e:?}: unknown tag {tag:?}"))),
             };
             let id = if tag.named() {
-                let num = id.unwrap_or(qualifier);
-                Some(num.parse::<u32>().ok().filter(|&n| n != UNDEFINED_ID).ok_or_else(
-                    || {
-                        bad(format!(
-                            "entry {e:?}: {num:?} is not a numeric id (archives need tar --numeric-owner)"
-                        ))
-                    },
-                )?)
+                Some(qualifier_id(tag, qualifier, id, names).ok_or_else(|| {
+                    bad(format!(
+                        "entry {e:?}: {qualifier:?} is neither a numeric id nor a {} this host knows ({})",
+                        if tag == Tag::User { "user" } else { "group" },
+                        if tag == Tag::User { "/etc/passwd" } else { "/etc/group" },
+                    ))
+                })?)
             } else {
                 None
             };
@@ -194,6 +251,24 @@ impl Acl {
             )));
         }
         Ok(Acl { entries })
+    }
+
+    /// The permission bits (`0o777`) a file has with this access ACL: the owner's and
+    /// other's entries, and the mask (or, without one, the owning group's entry) as group
+    /// bits — what `chmod` and setting the ACL keep in step.
+    pub fn mode_bits(&self) -> u32 {
+        let perm = |t: Tag| {
+            self.entries
+                .iter()
+                .find(|e| e.tag == t)
+                .map_or(0, |e| u32::from(e.perm))
+        };
+        let group = if self.entries.iter().any(|e| e.tag == Tag::Mask) {
+            perm(Tag::Mask)
+        } else {
+            perm(Tag::GroupObj)
+        };
+        perm(Tag::UserObj) << 6 | group << 3 | perm(Tag::Other)
     }
 
     pub fn entries(&self) -> &[Entry] {
@@ -283,7 +358,7 @@ mod tests {
 
     #[test]
     fn text_to_binary_to_text_round_trips() {
-        let acl = Acl::parse_text(GNU).expect("valid");
+        let acl = Acl::parse_text(GNU, &Names::default()).expect("valid");
         let bin = acl.to_xattr();
         assert_eq!(bin.len(), 4 + 6 * 8);
         assert_eq!(&bin[..4], &[2, 0, 0, 0]);
@@ -295,6 +370,9 @@ mod tests {
         assert_eq!(back, acl);
         assert_eq!(back.to_text(), GNU);
         assert!(!acl.is_minimal());
+        assert_eq!(acl.mode_bits(), 0o774);
+        let minimal = Acl::parse_text("u::rw-,g::r--,o::---", &Names::default()).expect("valid");
+        assert_eq!(minimal.mode_bits(), 0o640);
     }
 
     #[test]
@@ -302,9 +380,13 @@ mod tests {
         let star = "user::rwx,user:alice:r-x:1000,group::r-x,group:www:rwx:33,mask::rwx,other::r--";
         let short = "o::r,m::rwx,g:33:rwx,g::rx,u:1000:rx,u::rwx\n";
         let commented = "user::rwx\nuser:1000:r-x\t#effective:r-x\ngroup::r-x\ngroup:33:rwx\nmask::rwx\nother::r--\n";
-        let want = Acl::parse_text(GNU).expect("valid");
+        let want = Acl::parse_text(GNU, &Names::default()).expect("valid");
         for t in [star, short, commented] {
-            assert_eq!(Acl::parse_text(t).as_ref(), Ok(&want), "{t:?}");
+            assert_eq!(
+                Acl::parse_text(t, &Names::default()).as_ref(),
+                Ok(&want),
+                "{t:?}"
+            );
         }
     }
 
@@ -324,19 +406,44 @@ mod tests {
             ("user::rwx,group::r-x,other::r--,bogus::r--", "unknown tag"),
             (
                 "user::rwx,user:alice:r-x,group::r-x,mask::r-x,other::r--",
-                "not a numeric id",
+                "neither a numeric id nor a user this host knows (/etc/passwd)",
             ),
             ("user::rwx,group::r-x,other:5:r--", "takes no qualifier"),
             ("user:rwx", "expected tag:qualifier:permissions"),
         ] {
-            let e = Acl::parse_text(text).expect_err(text);
+            let e = Acl::parse_text(text, &Names::default()).expect_err(text);
             assert!(e.0.contains(why), "{text:?}: {e}");
         }
     }
 
     #[test]
+    fn names_resolve_through_the_hosts_passwd_and_group() {
+        let names = Names::parse(
+            "root:x:0:0:root:/root:/bin/bash\nalice:x:1000:1000::/home/alice:/bin/sh\nbroken\n",
+            "root:x:0:\nadm:x:4:syslog\nwww:x:33:\n#comment:x:9:\n",
+        );
+        // As GNU tar 1.34 wrote journald's default ACL (names where the host had one).
+        let gnu = "user::rwx\nuser:alice:r-x\ngroup::r-x\ngroup:adm:r-x\ngroup:www:rwx\nmask::rwx\nother::r-x\n";
+        let acl = Acl::parse_text(gnu, &names).expect("valid");
+        assert_eq!(
+            acl.to_text(),
+            "user::rwx\nuser:1000:r-x\ngroup::r-x\ngroup:4:r-x\ngroup:33:rwx\nmask::rwx\nother::r-x"
+        );
+        // A group name is not looked up among users.
+        let e =
+            Acl::parse_text("u::rwx,u:adm:r-x,g::r-x,m::r-x,o::---", &names).expect_err("user adm");
+        assert!(
+            e.0.contains("\"adm\" is neither a numeric id nor a user"),
+            "{e}"
+        );
+        let e = Acl::parse_text("u::rwx,g:comment:r-x,g::r-x,m::r-x,o::---", &names)
+            .expect_err("commented-out group");
+        assert!(e.0.contains("/etc/group"), "{e}");
+    }
+
+    #[test]
     fn bad_binary_values_are_refused() {
-        let good = Acl::parse_text("u::rw-,g::r--,o::---").expect("valid");
+        let good = Acl::parse_text("u::rw-,g::r--,o::---", &Names::default()).expect("valid");
         assert!(good.is_minimal());
         let bin = good.to_xattr();
         assert!(Acl::from_xattr(&bin[..3]).is_err());

@@ -50,6 +50,14 @@ pub enum Error {
     /// Reading the container's tar archive failed (damaged, truncated or not a tar).
     #[error("invalid or truncated tar archive: {source}")]
     Tar { source: io::Error },
+    /// A tar header or extension header that cannot be read (`offset`: byte of the entry's
+    /// first header in the uncompressed stream).
+    #[error("tar entry {entry:?} at byte {offset}: {reason}")]
+    TarFormat {
+        entry: String,
+        offset: u64,
+        reason: String,
+    },
     /// A tar entry this ingest refuses (escaping name, duplicate, dangling hard link).
     #[error("tar entry {entry:?}: {reason}")]
     BadTarEntry { entry: String, reason: &'static str },

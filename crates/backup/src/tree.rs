@@ -46,6 +46,8 @@ use zferry_progress::Meter;
 
 use crate::acl;
 use crate::error::{Error, io_err};
+use crate::pax;
+use crate::tarread::{Entry, TarReader};
 
 const BLOCK: usize = 4096;
 
@@ -89,6 +91,8 @@ enum Seen {
 /// State of one pass.
 struct Sync<'a> {
     root: &'a Path,
+    /// This host's user and group names, for ACL entries that name one.
+    names: acl::Names,
     meter: Option<&'a Meter>,
     seen: HashMap<PathBuf, Seen>,
     /// Inodes owned by a regular entry of this pass.
@@ -151,21 +155,21 @@ pub fn sync_tar_metered<R: Read>(
     fs::create_dir_all(root).map_err(io_err(root))?;
     let mut s = Sync {
         root,
+        names: acl::Names::of_host(),
         meter,
         seen: HashMap::new(),
         owned: HashSet::new(),
         dirs: Vec::new(),
         report: TreeReport::default(),
     };
-    let mut ar = tar::Archive::new(src);
-    let tar_err = |source: io::Error| Error::Tar { source };
-    for entry in ar.entries().map_err(tar_err)? {
+    let mut ar = TarReader::new(src);
+    loop {
         if cancel.is_some_and(|c| c.load(Ordering::Relaxed)) {
             return Err(Error::Cancelled);
         }
-        let mut e = entry.map_err(tar_err)?;
+        let Some(e) = ar.next_entry()? else { break };
         s.report.entries += 1;
-        s.entry(&mut e)?;
+        s.entry(&e, &mut ar)?;
     }
     // Removals change their directory's mtime: first remove, then set directory metadata,
     // deepest first, so a parent's mtime is set after its children's changes.
@@ -179,55 +183,52 @@ pub fn sync_tar_metered<R: Read>(
     Ok(s.report)
 }
 
-fn entry_meta<R: Read>(e: &mut tar::Entry<'_, R>) -> Result<Meta, Error> {
-    let h = e.header();
+fn entry_meta(e: &Entry, names: &acl::Names) -> Result<Meta, Error> {
+    let path = String::from_utf8_lossy(&e.path).into_owned();
     let bad = |reason| Error::BadTarEntry {
-        entry: String::from_utf8_lossy(&e.path_bytes()).into_owned(),
+        entry: path.clone(),
         reason,
     };
-    let mode = h.mode().map_err(|_| bad("bad mode"))? & 0o7777;
-    let uid = u32::try_from(h.uid().map_err(|_| bad("bad uid"))?).map_err(|_| bad("uid"))?;
-    let gid = u32::try_from(h.gid().map_err(|_| bad("bad gid"))?).map_err(|_| bad("gid"))?;
-    let mtime = i64::try_from(h.mtime().map_err(|_| bad("bad mtime"))?).unwrap_or(i64::MAX);
     let mut meta = Meta {
-        mode,
-        uid,
-        gid,
-        mtime,
+        mode: e.mode,
+        uid: u32::try_from(e.uid).map_err(|_| bad("uid does not fit 32 bits"))?,
+        gid: u32::try_from(e.gid).map_err(|_| bad("gid does not fit 32 bits"))?,
+        mtime: e.mtime,
         xattrs: Vec::new(),
     };
-    let path = String::from_utf8_lossy(&e.path_bytes()).into_owned();
-    if let Some(pax) = e.pax_extensions().map_err(|source| Error::Tar { source })? {
-        for ext in pax {
-            let ext = ext.map_err(|source| Error::Tar { source })?;
-            let key = ext.key_bytes();
-            if let Some(name) = key.strip_prefix(b"SCHILY.xattr.")
-                && tar_xattr(name)
-            {
-                meta.xattrs
-                    .push((name.to_vec(), ext.value_bytes().to_vec()));
-            }
-            let xattr = match key {
-                k if k == acl::PAX_ACCESS => acl::XATTR_ACCESS,
-                k if k == acl::PAX_DEFAULT => acl::XATTR_DEFAULT,
-                _ => continue,
-            };
-            let bad_acl = |reason: String| Error::BadAcl {
-                entry: path.clone(),
-                record: String::from_utf8_lossy(key).into_owned(),
-                reason,
-            };
-            let text = std::str::from_utf8(ext.value_bytes())
-                .map_err(|_| bad_acl("not UTF-8 text".to_owned()))?;
-            if text.trim().is_empty() {
-                continue;
-            }
-            let parsed = acl::Acl::parse_text(text)
-                .map_err(|err| bad_acl(format!("{err} (record: {text:?})")))?;
-            // Linux keeps no access ACL equal to the mode bits; the mode carries it.
-            if xattr == acl::XATTR_DEFAULT || !parsed.is_minimal() {
-                meta.xattrs.push((xattr.to_vec(), parsed.to_xattr()));
-            }
+    for rec in &e.records {
+        if let Some(name) = rec.key.strip_prefix("SCHILY.xattr.")
+            && tar_xattr(name.as_bytes())
+        {
+            meta.xattrs
+                .push((name.as_bytes().to_vec(), rec.value.clone()));
+            continue;
+        }
+        let xattr = match rec.key.as_bytes() {
+            k if k == acl::PAX_ACCESS => acl::XATTR_ACCESS,
+            k if k == acl::PAX_DEFAULT => acl::XATTR_DEFAULT,
+            _ => continue,
+        };
+        let bad_acl = |reason: String| Error::BadAcl {
+            entry: path.clone(),
+            record: rec.key.clone(),
+            reason,
+        };
+        let text =
+            std::str::from_utf8(&rec.value).map_err(|_| bad_acl("not UTF-8 text".to_owned()))?;
+        if text.trim().is_empty() {
+            continue;
+        }
+        let parsed = acl::Acl::parse_text(text, names)
+            .map_err(|err| bad_acl(format!("{err} (record: {text:?})")))?;
+        // The access ACL and the permission bits are one: tar sets the ACL after the mode,
+        // so the ACL's owner, mask and other entries are the bits the file ends up with.
+        if xattr == acl::XATTR_ACCESS {
+            meta.mode = (meta.mode & 0o7000) | parsed.mode_bits();
+        }
+        // Linux keeps no access ACL equal to the mode bits; the mode carries it.
+        if xattr == acl::XATTR_DEFAULT || !parsed.is_minimal() {
+            meta.xattrs.push((xattr.to_vec(), parsed.to_xattr()));
         }
     }
     meta.xattrs.sort();
@@ -235,19 +236,19 @@ fn entry_meta<R: Read>(e: &mut tar::Entry<'_, R>) -> Result<Meta, Error> {
 }
 
 impl Sync<'_> {
-    fn entry<R: Read>(&mut self, e: &mut tar::Entry<'_, R>) -> Result<(), Error> {
-        let raw = e.path_bytes().into_owned();
-        let kind = e.header().entry_type();
-        let Some(rel) = normalize(&raw)? else {
+    fn entry<R: Read>(&mut self, e: &Entry, ar: &mut TarReader<R>) -> Result<(), Error> {
+        let raw = &e.path;
+        let kind = e.kind;
+        let Some(rel) = normalize(raw)? else {
             // `./`: the root directory itself.
             if kind.is_dir() {
-                let meta = entry_meta(e)?;
+                let meta = entry_meta(e, &self.names)?;
                 self.dirs.push((PathBuf::new(), meta));
             }
             return Ok(());
         };
         let bad = |reason| Error::BadTarEntry {
-            entry: String::from_utf8_lossy(&raw).into_owned(),
+            entry: String::from_utf8_lossy(raw).into_owned(),
             reason,
         };
         if self.seen.contains_key(&rel) {
@@ -255,7 +256,7 @@ impl Sync<'_> {
         }
         self.ensure_parents(&rel)?;
         let abs = self.root.join(&rel);
-        let meta = entry_meta(e)?;
+        let meta = entry_meta(e, &self.names)?;
         let old = symlink_meta(&abs)?;
         match kind {
             EntryType::Directory => {
@@ -267,15 +268,15 @@ impl Sync<'_> {
                 return Ok(());
             }
             EntryType::Regular | EntryType::Continuous | EntryType::GNUSparse => {
-                self.file(e, &abs, old.as_ref())?;
+                self.file(&mut ar.content(), e.size, &abs, old.as_ref())?;
                 self.apply_meta(&abs, &meta, false)?;
             }
             EntryType::Symlink => {
                 let target = e
-                    .link_name_bytes()
-                    .ok_or_else(|| bad("symlink without a target"))?
-                    .into_owned();
-                let target = PathBuf::from(OsStr::from_bytes(&target));
+                    .link
+                    .as_deref()
+                    .ok_or_else(|| bad("symlink without a target"))?;
+                let target = PathBuf::from(OsStr::from_bytes(target));
                 let same = old.as_ref().is_some_and(|m| m.file_type().is_symlink())
                     && fs::read_link(&abs).map_err(io_err(&abs))? == target;
                 if !same {
@@ -287,10 +288,10 @@ impl Sync<'_> {
             }
             EntryType::Link => {
                 let target = e
-                    .link_name_bytes()
-                    .ok_or_else(|| bad("hard link without a target"))?
-                    .into_owned();
-                let target = normalize(&target)?.ok_or_else(|| bad("hard link to the root"))?;
+                    .link
+                    .as_deref()
+                    .ok_or_else(|| bad("hard link without a target"))?;
+                let target = normalize(target)?.ok_or_else(|| bad("hard link to the root"))?;
                 if self.seen.get(&target) != Some(&Seen::Other) {
                     return Err(bad("hard link to an entry not seen before"));
                 }
@@ -361,11 +362,11 @@ impl Sync<'_> {
     /// file when it is shared with other links (kept only if the content differs).
     fn file<R: Read>(
         &mut self,
-        e: &mut tar::Entry<'_, R>,
+        e: &mut R,
+        size: u64,
         abs: &Path,
         old: Option<&fs::Metadata>,
     ) -> Result<(), Error> {
-        let size = e.size();
         self.report.files += 1;
         self.report.file_bytes += size;
         let reuse =
@@ -419,18 +420,15 @@ impl Sync<'_> {
         Ok(())
     }
 
-    fn node<R: Read>(
+    fn node(
         &mut self,
-        e: &tar::Entry<'_, R>,
+        e: &Entry,
         kind: EntryType,
         abs: &Path,
         old: Option<&fs::Metadata>,
         meta: &Meta,
     ) -> Result<(), Error> {
-        let h = e.header();
-        let major = h.device_major().ok().flatten().unwrap_or(0);
-        let minor = h.device_minor().ok().flatten().unwrap_or(0);
-        let rdev = rustix::fs::makedev(major, minor);
+        let rdev = rustix::fs::makedev(e.dev_major, e.dev_minor);
         let (ft, same_type): (FileType, fn(&fs::FileType) -> bool) = match kind {
             EntryType::Char => (FileType::CharacterDevice, fs::FileType::is_char_device),
             EntryType::Block => (FileType::BlockDevice, fs::FileType::is_block_device),
@@ -854,7 +852,7 @@ fn append_xattrs<W: io::Write>(b: &mut tar::Builder<W>, p: &Path) -> Result<(), 
         let vn = rustix::fs::lgetxattr(p, key, &mut v[..]).map_err(xerr)?;
         v.truncate(vn);
         if tar_xattr(name) {
-            pax_record(&mut records, b"SCHILY.xattr.", name, &v);
+            pax::write_record(&mut records, &[&b"SCHILY.xattr."[..], name].concat(), &v);
             continue;
         }
         let record = if name == acl::XATTR_ACCESS {
@@ -869,7 +867,7 @@ fn append_xattrs<W: io::Write>(b: &mut tar::Builder<W>, p: &Path) -> Result<(), 
                 reason: err.to_string(),
             })?
             .to_text();
-        pax_record(&mut records, record, b"", text.as_bytes());
+        pax::write_record(&mut records, record, text.as_bytes());
     }
     if records.is_empty() {
         return Ok(());
@@ -880,20 +878,4 @@ fn append_xattrs<W: io::Write>(b: &mut tar::Builder<W>, p: &Path) -> Result<(), 
     h.set_size(records.len() as u64);
     b.append_data(&mut h, "././@PaxHeader", &records[..])
         .map_err(|source| Error::Tar { source })
-}
-
-/// Appends one PAX record `"<len> <prefix><key>=<value>\n"` (len counts itself).
-fn pax_record(out: &mut Vec<u8>, prefix: &[u8], key: &[u8], value: &[u8]) {
-    let body = prefix.len() + key.len() + value.len() + 3; // ' ', '=', '\n'
-    let mut len = body + body.to_string().len();
-    if len.to_string().len() != body.to_string().len() {
-        len += 1;
-    }
-    out.extend_from_slice(len.to_string().as_bytes());
-    out.push(b' ');
-    out.extend_from_slice(prefix);
-    out.extend_from_slice(key);
-    out.push(b'=');
-    out.extend_from_slice(value);
-    out.push(b'\n');
 }
