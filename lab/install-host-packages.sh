@@ -43,7 +43,7 @@ Components: main contrib
 Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg'
 
 PKGS_MAIN=(linux-image-amd64 linux-headers-amd64 busybox-static cpio kmod udev
-           openssh-server openssh-client sanoid pv mbuffer lzop)
+           openssh-server openssh-client sanoid pv mbuffer lzop acl)
 PKGS_BPO=(qemu-system-x86 zfs-dkms zfsutils-linux)
 
 have_all() {

@@ -94,8 +94,7 @@ impl<R: Read> TarReader<R> {
         }
     }
 
-    /// The next entry, or `None` at the end of the archive (a zero block or the end of the
-    /// stream between entries).
+    /// The next entry, or `None` at the end of the archive (a zero block).
     pub fn next_entry(&mut self) -> Result<Option<Entry>, Error> {
         self.skip_rest()?;
         let start = self.offset;
@@ -154,10 +153,16 @@ impl<R: Read> TarReader<R> {
         let n =
             read_up_to(&mut self.src, buf).map_err(|e| fmt_err(b"", self.offset, e.to_string()))?;
         self.offset += n as u64;
-        if n == 0 {
-            return Ok(None);
-        }
         let name = pending.long_path.clone().unwrap_or_default();
+        // tar ends an archive with zero blocks; a stream cut between two entries must not
+        // pass for a complete archive (the ingest would delete what the rest held).
+        if n == 0 {
+            return Err(fmt_err(
+                &name,
+                start,
+                "the archive ends without its end-of-archive zero blocks (truncated?)",
+            ));
+        }
         if n < buf.len() {
             return Err(fmt_err(&name, start, "the archive ends inside a header"));
         }
@@ -534,5 +539,227 @@ impl<R: Read> Read for Content<'_, R> {
         d.stored_left -= n as u64;
         self.r.offset += n as u64;
         Ok(n)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// GNU tar 1.34 with vzdump's flags (see tests/fixtures/make-lxc-acl-tar.sh).
+    const FIXTURE: &[u8] = include_bytes!("../tests/fixtures/lxc-acl.tar");
+    /// The same sparse file in GNU format: an `S` entry with an extension header.
+    const GNU_SPARSE: &[u8] = include_bytes!("../tests/fixtures/gnu-sparse.tar");
+
+    fn read_all(tar: &[u8]) -> Vec<(Entry, Vec<u8>)> {
+        let mut r = TarReader::new(tar);
+        let mut out = Vec::new();
+        while let Some(e) = r.next_entry().expect("valid archive") {
+            let mut data = Vec::new();
+            r.content().read_to_end(&mut data).expect("content");
+            assert_eq!(data.len() as u64, e.size);
+            out.push((e, data));
+        }
+        out
+    }
+
+    fn sparse_content() -> Vec<u8> {
+        let mut v = vec![0u8; 6 * 65536 + 4096];
+        for i in 0..6 {
+            let s = format!("chunk {i}\n");
+            v[i * 65536..][..s.len()].copy_from_slice(s.as_bytes());
+        }
+        v
+    }
+
+    fn record<'a>(e: &'a Entry, key: &str) -> Option<&'a [u8]> {
+        e.records
+            .iter()
+            .find(|r| r.key == key)
+            .map(|r| r.value.as_slice())
+    }
+
+    #[test]
+    fn gnu_tar_archive_with_acls_xattrs_long_names_and_sparse_file() {
+        let all = read_all(FIXTURE);
+        assert_eq!(
+            all.len(),
+            12,
+            "{:?}",
+            all.iter().map(|e| &e.0.path).collect::<Vec<_>>()
+        );
+        let find = |p: &str| {
+            all.iter()
+                .find(|(e, _)| e.path == p.as_bytes())
+                .unwrap_or_else(|| panic!("{p} not in the archive"))
+        };
+        let (e, data) = find("./acl-file");
+        assert_eq!(data, b"secret\n");
+        assert_eq!(
+            (e.kind, e.mode, e.mtime),
+            (EntryType::Regular, 0o664, 1_714_564_800)
+        );
+        assert_eq!(
+            record(e, "SCHILY.acl.access"),
+            Some(
+                &b"user::rw-\nuser:1001:rw-\ngroup::r--\ngroup:1002:r--\nmask::rw-\nother::r--\n"[..]
+            )
+        );
+        let (e, _) = find("./var/log/journal/");
+        assert_eq!(e.kind, EntryType::Directory);
+        let acl = b"user::rwx\ngroup::r-x\ngroup:adm:r-x\nmask::r-x\nother::r-x\n";
+        assert_eq!(record(e, "SCHILY.acl.access"), Some(&acl[..]));
+        assert_eq!(record(e, "SCHILY.acl.default"), Some(&acl[..]));
+        let (e, data) = find("./xattr-file");
+        assert_eq!(
+            (e.uid, e.gid, data.as_slice()),
+            (1001, 1002, &b"tagged\n"[..])
+        );
+        assert_eq!(
+            record(e, "SCHILY.xattr.user.binary"),
+            Some(&b"\n\0\xff\nA"[..])
+        );
+        assert_eq!(
+            record(e, "SCHILY.xattr.user.comment"),
+            Some(&b"hello world"[..])
+        );
+        let long = "n".repeat(120);
+        let (e, data) = find(&format!("./{long}"));
+        assert_eq!(
+            (e.kind, data.as_slice()),
+            (EntryType::Regular, &b"long\n"[..])
+        );
+        let (e, _) = find("./long-link");
+        assert_eq!(
+            (e.kind, e.link.as_deref()),
+            (EntryType::Symlink, Some(long.as_bytes()))
+        );
+        let (e, _) = find("./hard-link");
+        assert_eq!(
+            (e.kind, e.link.as_deref()),
+            (EntryType::Link, Some(&b"./acl-file"[..]))
+        );
+        // PAX sparse 1.0: the real name and size, holes as zeros, the map not in the data.
+        let (e, data) = find("./sparse-file");
+        assert_eq!((e.kind, e.size), (EntryType::Regular, 6 * 65536 + 4096));
+        assert!(*data == sparse_content(), "sparse content differs");
+        assert!(e.records.iter().all(|r| !r.key.starts_with("GNU.sparse")));
+    }
+
+    #[test]
+    fn gnu_format_sparse_entry_with_an_extension_header() {
+        let all = read_all(GNU_SPARSE);
+        assert_eq!(all.len(), 1);
+        let (e, data) = &all[0];
+        assert_eq!(
+            (e.path.as_slice(), e.kind),
+            (&b"./sparse-file"[..], EntryType::Regular)
+        );
+        assert!(*data == sparse_content(), "sparse content differs");
+    }
+
+    #[test]
+    fn unread_content_is_skipped_and_partly_read_content_too() {
+        let mut r = TarReader::new(FIXTURE);
+        let mut n = 0;
+        let mut last = None;
+        while let Some(e) = r.next_entry().expect("valid") {
+            assert!(last < Some(e.offset));
+            last = Some(e.offset);
+            let mut three = [0u8; 3];
+            if e.size >= 3 && n % 2 == 0 {
+                r.content().read_exact(&mut three).expect("3 bytes");
+            }
+            n += 1;
+        }
+        assert_eq!(n, 12);
+    }
+
+    fn err_of(tar: &[u8]) -> (String, u64, String) {
+        let mut r = TarReader::new(tar);
+        loop {
+            match r.next_entry() {
+                Ok(Some(_)) => {
+                    let mut sink = Vec::new();
+                    if let Err(e) = r.content().read_to_end(&mut sink) {
+                        return (String::new(), 0, e.to_string());
+                    }
+                }
+                Ok(None) => panic!("no error"),
+                Err(Error::TarFormat {
+                    entry,
+                    offset,
+                    reason,
+                }) => return (entry, offset, reason),
+                Err(e) => panic!("{e}"),
+            }
+        }
+    }
+
+    fn at(needle: &[u8]) -> usize {
+        FIXTURE
+            .windows(needle.len())
+            .position(|w| w == needle)
+            .expect("in the fixture")
+    }
+
+    #[test]
+    fn damaged_archives_are_errors_naming_the_entry_and_offset() {
+        let x = at(b"./PaxHeaders/acl-file\0");
+        let (entry, offset, why) = err_of(&FIXTURE[..x + 600]);
+        assert_eq!(
+            (entry.as_str(), offset),
+            ("./PaxHeaders/acl-file", x as u64),
+            "{why}"
+        );
+        assert!(why.contains("ends inside an extension header"), "{why}");
+
+        // The ACL record's length one too large: the value's newlines do not matter, the
+        // length does.
+        let rec = at(b"93 SCHILY.acl.access=");
+        let mut bad = FIXTURE.to_vec();
+        bad[rec + 1] = b'4';
+        let (entry, offset, why) = err_of(&bad);
+        assert_eq!(
+            (entry.as_str(), offset),
+            ("./PaxHeaders/acl-file", x as u64)
+        );
+        assert!(
+            why.contains(&format!("at byte {} of the extended header", rec - x - 512)),
+            "{why}"
+        );
+
+        let member = at(b"./acl-file\0");
+        let mut bad = FIXTURE.to_vec();
+        bad[member + 3] ^= 1;
+        let (_, offset, why) = err_of(&bad);
+        assert_eq!(offset, member as u64);
+        assert!(why.contains("checksum mismatch"), "{why}");
+
+        let (_, _, why) = err_of(&FIXTURE[..member + 512 + 3]);
+        assert!(why.contains("ends inside an entry's data"), "{why}");
+
+        let (_, _, why) = err_of(&FIXTURE[..member + 100]);
+        assert!(why.contains("ends inside a header"), "{why}");
+
+        // Cut between two entries: not the end of the archive.
+        let (_, offset, why) = err_of(&FIXTURE[..x]);
+        assert_eq!(offset, x as u64);
+        assert!(why.contains("without its end-of-archive zero blocks"), "{why}");
+    }
+
+    #[test]
+    fn pax_times_round_down_to_whole_seconds() {
+        for (v, want) in [
+            ("1714564800", Some(1_714_564_800)),
+            ("1714564800.999999999", Some(1_714_564_800)),
+            ("-1.5", Some(-2)),
+            ("-1.000", Some(-1)),
+            ("1.x", None),
+            ("", None),
+            ("x", None),
+        ] {
+            assert_eq!(pax_time(v.as_bytes()), want, "{v}");
+        }
     }
 }

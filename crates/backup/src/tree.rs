@@ -768,7 +768,9 @@ fn append_tree<W: io::Write>(
     h.set_gid(u64::from(m.gid()));
     h.set_mtime(u64::try_from(m.mtime()).unwrap_or(0));
     h.set_size(0);
-    if !ft.is_symlink() {
+    // A second link of a file is a hard-link entry: the first one carries the xattrs.
+    let later_link = ft.is_file() && m.nlink() > 1 && links.contains_key(&(m.dev(), m.ino()));
+    if !ft.is_symlink() && !later_link {
         append_xattrs(b, &abs)?;
     }
     let name = tar_name(rel, ft.is_dir());

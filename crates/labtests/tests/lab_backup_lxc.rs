@@ -1,6 +1,7 @@
 //! Container (LXC) backups on real OpenZFS: `vzdump-lxc-*.tar.zst` archives become a file
 //! tree in `<root>/<vmid>/tree`, one snapshot per backup; a day that changes a few files
-//! costs about those files; re-ingesting is a no-op; a damaged archive rolls back.
+//! costs about those files; re-ingesting is a no-op; a damaged archive rolls back; POSIX ACLs
+//! and xattrs of a real GNU tar archive are on the ZFS tree and come back through restore.
 
 #![allow(clippy::unwrap_used)] // test code: a panic is the failure report
 #![allow(
@@ -8,9 +9,11 @@
     reason = "ratios of byte counts for reporting"
 )]
 
+use std::collections::BTreeMap;
 use std::fs::File;
 use std::os::unix::fs::{FileTypeExt, MetadataExt};
 use std::path::{Path, PathBuf};
+use std::process::Command;
 
 use tar::{Builder, EntryType, Header};
 use zferry_backup::{Error, IngestOptions, Outcome, Undo, ingest};
@@ -246,5 +249,112 @@ fn container_backups_cost_about_the_changed_files_and_roll_back_on_failure() {
         std::fs::read(mp.join("tree/srv/f00")).unwrap(),
         Container::day0().files[0].1,
         "live tree is day 1 again"
+    );
+}
+
+/// Real GNU tar's container archive with ACLs and xattrs (made with vzdump's flags, see
+/// `crates/backup/tests/fixtures/make-lxc-acl-tar.sh`).
+const ACL_TAR: &[u8] = include_bytes!("../../backup/tests/fixtures/lxc-acl.tar");
+/// `getfacl -R -n -p -E` of the tree that archive was made from.
+const ACL_GETFACL: &str = include_str!("../../backup/tests/fixtures/lxc-acl.getfacl");
+
+/// `getfacl -R` output as file → its lines (without the `./` prefix), in any order.
+fn acl_sections(text: &str) -> BTreeMap<String, Vec<String>> {
+    text.split("\n\n")
+        .filter(|s| !s.trim().is_empty())
+        .map(|s| {
+            let mut lines = s.lines();
+            let file = lines.next().unwrap().trim_start_matches("# file: ");
+            let file = file.strip_prefix("./").unwrap_or(file).to_owned();
+            (file, lines.map(str::to_owned).collect())
+        })
+        .collect()
+}
+
+fn getfacl(dir: &Path) -> BTreeMap<String, Vec<String>> {
+    let out = Command::new("getfacl")
+        .args(["-R", "-n", "-p", "-E", "."])
+        .current_dir(dir)
+        .output()
+        .expect("getfacl (apt-get install acl)");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    acl_sections(&String::from_utf8(out.stdout).unwrap())
+}
+
+fn tar(args: &[&str], archive: &Path, dir: Option<&Path>) -> String {
+    let mut cmd = Command::new("tar");
+    cmd.args(args).arg(archive);
+    if let Some(dir) = dir {
+        cmd.arg("-C").arg(dir);
+    }
+    let out = cmd.output().unwrap();
+    assert!(
+        out.status.success(),
+        "tar {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+#[test]
+fn gnu_tar_acls_are_on_the_zfs_tree_and_in_the_restored_tar() {
+    let pool = TestPool::create("ba", "64M");
+    pool.setup("fs backup");
+    let root: DatasetName = pool.ds("backup").parse().unwrap();
+    let ds = pool.ds("backup/106");
+    let exec = LocalExecutor::new();
+    let input = tempfile::tempdir().unwrap();
+    let archive = input.path().join("vzdump-lxc-106-2026_01_01-01_00_00.tar");
+    std::fs::write(&archive, ACL_TAR).unwrap();
+    let r = ingest(&exec, &root, &archive, &IngestOptions::default()).unwrap();
+    assert_eq!(r.outcome, Outcome::Ingested);
+    let acltype = pool.run_ok("zfs", &["get", "-H", "-o", "value", "acltype", &ds]);
+    assert_eq!(acltype.stdout_lossy().trim(), "posixacl");
+    let tree = mountpoint(&pool, &ds).join("tree");
+    assert_eq!(getfacl(&tree), acl_sections(ACL_GETFACL), "ACLs on ZFS");
+
+    // The same archive over the live tree again: nothing is rewritten.
+    let again = zferry_backup::sync_tar(ACL_TAR, &tree, None).unwrap();
+    assert_eq!(
+        (
+            again.created,
+            again.files_changed,
+            again.metadata_changed,
+            again.removed
+        ),
+        (0, 0, 0, 0),
+        "{again:?}"
+    );
+
+    // Restored as tar: real tar lists the ACLs and extracts them onto ZFS.
+    let restored = input.path().join("restored.tar");
+    let t = "2026_01_01-01_00_00".parse().unwrap();
+    let none = zferry_backup::RestoreCompression::None;
+    zferry_backup::restore(&exec, &root, 106, t, &restored, none, None).unwrap();
+    let listing = tar(&["--acls", "-tvf"], &restored, None);
+    assert_eq!(listing.matches("\n  a: ").count(), 3, "{listing}");
+    assert!(listing.contains(",default:group:4:r-x,"), "{listing}");
+    let x = pool.ds("x");
+    pool.run_ok(
+        "zfs",
+        &["create", "-o", "acltype=posixacl", "-o", "xattr=sa", &x],
+    );
+    let out = mountpoint(&pool, &x);
+    let flags = [
+        "--acls",
+        "--xattrs",
+        "--xattrs-include=user.*",
+        "--numeric-owner",
+        "-xpf",
+    ];
+    tar(&flags, &restored, Some(&out));
+    assert_eq!(
+        getfacl(&out),
+        acl_sections(ACL_GETFACL),
+        "ACLs extracted by tar"
     );
 }
