@@ -745,7 +745,10 @@ mod tests {
         // Cut between two entries: not the end of the archive.
         let (_, offset, why) = err_of(&FIXTURE[..x]);
         assert_eq!(offset, x as u64);
-        assert!(why.contains("without its end-of-archive zero blocks"), "{why}");
+        assert!(
+            why.contains("without its end-of-archive zero blocks"),
+            "{why}"
+        );
     }
 
     #[test]
