@@ -184,8 +184,8 @@ impl Acl {
                     )));
                 }
             };
-            let named = !qualifier.is_empty();
-            let tag = match (tag, named) {
+            let has_id = !qualifier.is_empty();
+            let tag = match (tag, has_id) {
                 ("user" | "u", false) => Tag::UserObj,
                 ("user" | "u", true) => Tag::User,
                 ("group" | "g", false) => Tag::GroupObj,

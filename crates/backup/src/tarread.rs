@@ -292,7 +292,7 @@ impl<R: Read> TarReader<R> {
                                 String::from_utf8_lossy(&r.value)
                             ),
                         )
-                    })?
+                    })?;
                 }
                 "GNU.sparse.major" => sparse.major = Some(num(&path)?),
                 "GNU.sparse.minor" => sparse.minor = Some(num(&path)?),
