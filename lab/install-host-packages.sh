@@ -10,6 +10,7 @@
 #   - udev: the guest runs systemd-udevd so /dev/zvol/... links appear.
 #   - openssh-server/client: sshd on loopback in the guest for ssh transport tests.
 #   - sanoid (+ pv, mbuffer, lzop): side-by-side comparisons with the tools zferry replaces.
+#   - acl: getfacl/setfacl, to check container backups keep POSIX ACLs.
 set -euo pipefail
 
 if [[ $(id -u) -ne 0 ]]; then
