@@ -45,6 +45,7 @@ pub fn datasets_argv(roots: &[DatasetName]) -> CommandSpec {
         ])
         .args(roots.iter().map(ToString::to_string))
         .label("list datasets")
+        .timeout(zferry_zfs::LIST_TIMEOUT)
 }
 
 /// `zfs list` of the snapshots and bookmarks of exactly these datasets.
@@ -63,6 +64,7 @@ pub fn entries_argv(datasets: &[DatasetName]) -> CommandSpec {
         ])
         .args(datasets.iter().map(ToString::to_string))
         .label("list snapshots")
+        .timeout(zferry_zfs::LIST_TIMEOUT)
 }
 
 /// One filesystem or volume.

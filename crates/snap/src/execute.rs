@@ -44,7 +44,9 @@ pub enum ChannelPrograms {
 pub struct ExecOptions {
     pub dry_run: bool,
     pub channel_programs: ChannelPrograms,
-    /// Per `zfs` process.
+    /// Per `zfs` process. A program or batch waits for its transaction group, and one that
+    /// creates or destroys hundreds of snapshots on a busy pool can take many minutes; killing
+    /// the `zfs` process would not stop the kernel's work, only hide its result.
     pub timeout: Duration,
 }
 
@@ -53,7 +55,7 @@ impl Default for ExecOptions {
         Self {
             dry_run: false,
             channel_programs: ChannelPrograms::Auto,
-            timeout: Duration::from_mins(10),
+            timeout: Duration::from_hours(1),
         }
     }
 }

@@ -18,7 +18,6 @@
 //! here uses them.
 
 use std::collections::BTreeMap;
-use std::time::Duration;
 
 use zferry_exec::{CommandSpec, Executor};
 use zferry_zfs::{
@@ -35,11 +34,9 @@ pub const STATE_COLUMNS: [&str; 6] = ["name", "type", "guid", "createtxg", "crea
 /// The columns of the fast listing.
 pub const FAST_COLUMNS: [&str; 3] = ["name", "guid", "createtxg"];
 
-/// How long a listing may take. Listing is the slow part of a run on pools with many
-/// snapshots (minutes are reported by sanoid users, sanoid #995/#1045; 2 550 snapshots took
-/// over 2 min in the loaded emulated lab), so it gets the executor's 10 min, not the 2 min
-/// default of a command.
-pub const LIST_TIMEOUT: Duration = Duration::from_mins(10);
+/// Listing is the slow part of a run on pools with many snapshots: it gets
+/// [`zferry_zfs::LIST_TIMEOUT`], not the 2 min default of a command.
+pub use zferry_zfs::LIST_TIMEOUT;
 
 /// `zfs list -H -p -o <STATE_COLUMNS>[,props] -t filesystem,volume,snapshot -r <root>`.
 pub fn state_spec(root: &DatasetName, user_props: &[UserPropName]) -> CommandSpec {

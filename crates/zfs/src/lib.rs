@@ -21,7 +21,7 @@ pub use error::{
     CommandFailure, OutputError, RetryClass, STDERR_FRAGMENTS, ZfsError, ZfsErrorKind, classify,
 };
 pub use get::{PropSource, PropertyValue, get_argv, parse_get};
-pub use list::{LIST_COLUMNS, list_argv, parse_list};
+pub use list::{LIST_COLUMNS, LIST_TIMEOUT, list_argv, parse_list};
 pub use name::{BookmarkName, DatasetName, NameError, PoolName, SnapshotName};
 pub use object::{ObjectName, ZfsObject};
 pub use origin::{origins_argv, parse_origins};

@@ -4,12 +4,20 @@
 //! columns below, then the caller's user properties in the order given.
 
 use std::collections::BTreeMap;
+use std::time::Duration;
 
 use crate::command::ZfsCommand;
 use crate::name::DatasetName;
 use crate::object::{ObjectName, ZfsObject};
 use crate::parse::{Fields, ParseError, numbered_lines};
 use crate::props::{ObjectType, UserPropName};
+
+/// How long a listing may run before it is given up. Listings are read-only and their time
+/// grows with the snapshot count: minutes on large or slow pools (sanoid #995/#1045), and
+/// 10 000 snapshots took over 10 min in the loaded emulated lab, where a shorter limit made
+/// every run on such a pool fail. A hung ssh connection is caught by ssh's keepalive, so
+/// this only bounds a pool that stopped answering.
+pub const LIST_TIMEOUT: Duration = Duration::from_hours(1);
 
 /// The columns always requested, in order.
 pub const LIST_COLUMNS: [&str; 8] = [
