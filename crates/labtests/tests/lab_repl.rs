@@ -556,6 +556,16 @@ fn diverged_target_is_refused_and_nothing_is_destroyed() {
 }
 
 /// `zfs get -H -o value <prop> <ds>`.
+/// The dataset a replicated pair kept its diverged target as, from the pair's message.
+fn aside_of(pair: &Value) -> String {
+    assert_eq!(pair["status"], "replicated", "{pair:#}");
+    let msg = pair["message"].as_str().unwrap();
+    let (_, rest) = msg
+        .split_once("kept the diverged target as ")
+        .unwrap_or_else(|| panic!("{msg}"));
+    rest.split(';').next().unwrap().trim().to_owned()
+}
+
 fn prop(pool: &TestPool, ds: &str, name: &str) -> String {
     let out = pool.run_ok("zfs", &["get", "-H", "-o", "value", name, ds]);
     out.stdout_lossy().trim().to_owned()
@@ -596,11 +606,7 @@ fn diverged_target_with_preserve_is_kept_aside_and_continued_incrementally() {
     assert_eq!(statuses(&json), ["replicated"], "{json:#}");
     let p = &pairs(&json)[0];
     assert!(!p["steps"].to_string().contains("full"), "{p:#}");
-    let msg = p["message"].as_str().unwrap();
-    let (_, rest) = msg
-        .split_once("kept the diverged target as ")
-        .unwrap_or_else(|| panic!("{msg}"));
-    let aside = rest.split(';').next().unwrap().trim().to_owned();
+    let aside = aside_of(p);
     assert!(
         aside.starts_with(&format!("{target}.diverged-20")) && aside.ends_with('Z'),
         "{aside}"
@@ -648,13 +654,7 @@ fn target_written_after_its_newest_snapshot_is_preserved_too() {
     lab.b.setup("write data/stray 64K");
     let (code, json, err) = lab.repl(&cfg, &[]);
     assert_eq!(code, 0, "{json:#}\n{err}");
-    let p = &pairs(&json)[0];
-    assert_eq!(p["status"], "replicated", "{p:#}");
-    let msg = p["message"].as_str().unwrap();
-    let (_, rest) = msg
-        .split_once("kept the diverged target as ")
-        .unwrap_or_else(|| panic!("{msg}"));
-    let aside = rest.split(';').next().unwrap().trim().to_owned();
+    let aside = aside_of(&pairs(&json)[0]);
     assert!(snap_names(&lab.b, &aside).is_empty());
     let mnt = prop(&lab.b, &aside, "mountpoint");
     assert!(
@@ -977,13 +977,7 @@ on-divergence = "preserve"
     lab.b.setup("write data/only-b 64K\nsnap data@only-on-b");
     let (code, json, err) = lab.repl(&cfg, &[]);
     assert_eq!(code, 0, "{json:#}\n{err}");
-    let p = &pairs(&json)[0];
-    assert_eq!(p["status"], "replicated", "{p:#}");
-    let msg = p["message"].as_str().unwrap();
-    let (_, rest) = msg
-        .split_once("kept the diverged target as ")
-        .unwrap_or_else(|| panic!("{msg}"));
-    let aside = rest.split(';').next().unwrap().trim().to_owned();
+    let aside = aside_of(&pairs(&json)[0]);
     assert_eq!(snap_names(&lab.b, &aside), ["only-on-b"]);
     assert_eq!(snaps(&lab.b, &target), snaps(&lab.a, &lab.a.ds("data")));
     assert_eq!(
