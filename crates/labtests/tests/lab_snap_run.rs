@@ -153,6 +153,9 @@ fn two_periods_due_with_pruning_cost_at_most_three_zfs_processes_per_pool() {
 
     // Two days later hourly and daily are both due, and the first run's hourly and daily
     // are past their 1 h / 1 d windows with 2 > 1 of each: take 2, prune 2 per dataset.
+    // (Waits until the first run's `snapshots_changed` values are settled, as they are
+    // between timer runs: then no snapshot needs listing.)
+    std::thread::sleep(std::time::Duration::from_secs(11));
     let (code, stdout, stderr) = zferry(
         &cfg,
         &[
@@ -197,12 +200,62 @@ fn two_periods_due_with_pruning_cost_at_most_three_zfs_processes_per_pool() {
         }
     }
     assert_eq!(report["zfs_processes"], 6, "{stdout}");
-    // The first run's programs taught the cache every creation time: the second run's
-    // listings were the fast ones, with nothing left to fetch.
+    // The first run's programs taught the cache every snapshot they made and each dataset's
+    // `snapshots_changed` after: the second run listed the datasets alone, no snapshot.
     for read in report["reads"].as_array().unwrap() {
-        assert_eq!(read["mode"]["fast"]["fetched"], 0, "{read}");
+        assert_eq!(read["mode"]["by-dataset"]["relisted"], 0, "{read}");
+        assert_eq!(read["mode"]["by-dataset"]["fetched"], 0, "{read}");
         assert_eq!(read["processes"], 1, "{read}");
     }
+
+    a_foreign_snapshot_is_seen_by_listing_its_dataset_alone(&cfg, &pools);
+}
+
+/// After [`two_periods_due_with_pruning_cost_at_most_three_zfs_processes_per_pool`]'s runs: a
+/// snapshot made by another tool moves its dataset's `snapshots_changed`, so that dataset
+/// alone is listed again, and its snapshot is seen (counted by the policy).
+fn a_foreign_snapshot_is_seen_by_listing_its_dataset_alone(cfg: &Path, pools: &[TestPool]) {
+    let foreign = format!(
+        "{}/data/a@autosnap_2000-01-01_00:00:00_hourly",
+        pools[0].name()
+    );
+    pools[0].run_ok("zfs", &["snapshot", &foreign]);
+    std::thread::sleep(std::time::Duration::from_secs(11));
+    let (code, stdout, stderr) = zferry(
+        cfg,
+        &[
+            "snap",
+            "run",
+            "--dry-run",
+            "--json",
+            "--now",
+            &now_plus(2 * 86_400 + 3_600 + 60),
+        ],
+    );
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    let report: Value = serde_json::from_str(&stdout).unwrap();
+    for (pool, want) in pools.iter().zip([1, 0]) {
+        let read = report["reads"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["pool"] == pool.name())
+            .unwrap();
+        assert_eq!(read["mode"]["by-dataset"]["relisted"], want, "{read}");
+    }
+    // Counted: data/a now has 2 hourlies for hourly = 1, so one is pruned (the older by
+    // creation); nothing else is due or expired.
+    let destroys: Vec<&str> = report["plan"]["destroy"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["snapshot"].as_str().unwrap())
+        .collect();
+    let a = format!("{}/data/a@", pools[0].name());
+    assert!(
+        destroys.len() == 1 && destroys[0].starts_with(&a) && destroys[0].ends_with("_hourly"),
+        "{destroys:?}"
+    );
 }
 
 #[test]

@@ -17,18 +17,7 @@ use zferry_zfs::{DatasetName, Guid};
 /// Columns of both listings, in order.
 pub const COLUMNS: &str = "name,type,guid,createtxg,creation,referenced,snapshots_changed,receive_resume_token,encryption,userrefs";
 
-/// How many seconds a `snapshots_changed` value must lie before the listing that read it to
-/// count as evidence that nothing changed since. The property has one-second resolution: a
-/// snapshot created or destroyed later in the same second as the listing leaves the value as
-/// it was, and a remote host's clock may run a little behind ours. So a fresher value is
-/// treated as unknown ([`settled`]), and that dataset is listed again on the next run.
-pub const SETTLED_AFTER: u64 = 10;
-
-/// `value` if it is older than [`SETTLED_AFTER`] at `listed_at` (Unix seconds taken just
-/// before the listing started), else `None`.
-pub fn settled(value: Option<u64>, listed_at: u64) -> Option<u64> {
-    value.filter(|v| v.saturating_add(SETTLED_AFTER) < listed_at)
-}
+pub use zferry_zfs::snapshots_changed::{SETTLED_AFTER, settled};
 
 /// `zfs list` of the roots' filesystems and volumes (recursively).
 pub fn datasets_argv(roots: &[DatasetName]) -> CommandSpec {
@@ -272,18 +261,6 @@ mod tests {
     const DATASETS: &str = include_str!("../fixtures/list-datasets.txt");
     /// Captured in the lab: `zfs list -H -p -o <COLUMNS> -t snapshot,bookmark -d 1 la/src`.
     const ENTRIES: &str = include_str!("../fixtures/list-entries.txt");
-
-    #[test]
-    fn a_snapshots_changed_value_counts_only_once_settled() {
-        // Changed in the listing's own second, or up to SETTLED_AFTER before it: unknown.
-        assert_eq!(settled(Some(1_000), 1_000), None);
-        assert_eq!(settled(Some(1_000), 1_000 + SETTLED_AFTER), None);
-        // A clock ahead of ours makes the value look like the future: unknown too.
-        assert_eq!(settled(Some(2_000), 1_000), None);
-        assert_eq!(settled(Some(1_000), 1_001 + SETTLED_AFTER), Some(1_000));
-        assert_eq!(settled(None, 5_000), None);
-        assert_eq!(settled(Some(u64::MAX), 5_000), None);
-    }
 
     #[test]
     fn parses_captured_dataset_listing() {

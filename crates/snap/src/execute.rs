@@ -25,7 +25,9 @@ use serde::Serialize;
 use zferry_exec::{CommandSpec, Executor, Output};
 use zferry_zfs::{CommandFailure, DatasetName, PoolName, SnapshotName, ZfsError, ZfsErrorKind};
 
-use crate::lua::{self, Batch, Created, Held, Limits, Mode, OpFailure, PropSet, ResultError};
+use crate::lua::{
+    self, Batch, Created, Held, Limits, ListChange, Mode, OpFailure, PropSet, ResultError,
+};
 use crate::model::{Destroy, Plan};
 use crate::progress::{NoProgress, Progress, Step};
 
@@ -81,9 +83,13 @@ pub struct PoolReport {
     /// Destroys skipped because the snapshot has user holds (checked by the program in the
     /// transaction that destroys).
     pub held: Vec<Held>,
-    /// guid and creation of the snapshots the programs created, for the creation-time cache.
+    /// guid and creation of the snapshots the programs created, for the snapshot cache.
     #[serde(skip)]
     pub learned: Vec<Created>,
+    /// Each program's `snapshots_changed` before/after per dataset, in order, for the
+    /// snapshot cache.
+    #[serde(skip)]
+    pub list_changes: Vec<ListChange>,
     pub properties_set: usize,
     /// Transaction groups used for creates (rounds, see the module docs).
     pub create_rounds: usize,
@@ -279,6 +285,7 @@ pub fn execute_pool(
             missing: Vec::new(),
             held: Vec::new(),
             learned: Vec::new(),
+            list_changes: Vec::new(),
             properties_set: 0,
             create_rounds: 0,
             processes: 0,
@@ -536,6 +543,9 @@ impl PoolRun<'_> {
             };
             self.check_creates(&result, k == 0)?;
             self.report.learned.extend(result.created.iter().cloned());
+            self.report
+                .list_changes
+                .extend(result.changed.iter().cloned());
             if k == 0 {
                 self.report.properties_set = work.props.len();
             }

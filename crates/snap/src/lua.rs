@@ -21,7 +21,7 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 use serde_json::Value;
 use zferry_exec::CommandSpec;
-use zferry_zfs::{DatasetName, Guid, PoolName, SnapshotName};
+use zferry_zfs::{DatasetName, Guid, PoolName, SnapshotName, Txg};
 
 /// Creates snapshots, sets properties and destroys snapshots: creates all or nothing, then
 /// destroys all or nothing, destroys only after every create succeeded.
@@ -33,8 +33,10 @@ use zferry_zfs::{DatasetName, Guid, PoolName, SnapshotName};
 /// snapshots with user holds (`userrefs` > 0, read in the same transaction) are kept and
 /// reported as `held`, so a hold placed after the state was read still protects. The result
 /// carries a `destroy` table only when destroys were asked for and reached, and, after an
-/// apply, the `guid` and `creation` of every snapshot created (the creation-time cache
-/// learns them without another read).
+/// apply, the `guid`, `createtxg` and `creation` of every snapshot created and, for every
+/// dataset whose snapshots it changed, `snapshots_changed` just before and just after its
+/// changes (the snapshot cache learns all this without another read; see
+/// [`crate::snap_cache`]).
 pub const RUN_PROGRAM: &str = r#"-- zferry run: check everything, then create, then destroy (one txg)
 local argv = (...)["argv"]
 local mode = argv[1]
@@ -119,6 +121,21 @@ if mode ~= "apply" then
           destroy = destroy}
 end
 
+local touched, order = {}, {}
+local function touch(s)
+  local ds = string.match(s, "^([^@]+)@")
+  if not touched[ds] then
+    touched[ds] = true
+    order[#order + 1] = ds
+  end
+end
+for _, s in ipairs(snaps) do touch(s) end
+if destroy ~= nil and destroy.ok then
+  for _, s in ipairs(gone) do touch(s) end
+end
+local before = {}
+for k, ds in ipairs(order) do before[k] = zfs.get_prop(ds, "snapshots_changed") end
+
 for k = 1, nprop do
   local ds, p, v = flat[3 * k - 2], flat[3 * k - 1], flat[3 * k]
   local e = zfs.sync.set_prop(ds, p, v)
@@ -135,6 +152,7 @@ end
 local made = {}
 for _, s in ipairs(snaps) do
   made[#made + 1] = {name = s, guid = zfs.get_prop(s, "guid"),
+                     createtxg = zfs.get_prop(s, "createtxg"),
                      creation = zfs.get_prop(s, "creation")}
 end
 if destroy ~= nil and destroy.ok then
@@ -146,8 +164,12 @@ if destroy ~= nil and destroy.ok then
   destroy = {ok = #dfail == 0, phase = "apply", destroyed = #gone, missing = missing,
              held = held, failures = dfail}
 end
+local changed = {}
+for k, ds in ipairs(order) do
+  changed[k] = {dataset = ds, before = before[k], after = zfs.get_prop(ds, "snapshots_changed")}
+end
 return {ok = true, phase = "apply", snapshots = #snaps, properties = nprop,
-        failures = failures, destroy = destroy, created = made}
+        failures = failures, destroy = destroy, created = made, changed = changed}
 "#;
 
 /// Whether a program only checks (dry run, `-n`) or also applies.
@@ -297,6 +319,9 @@ pub struct ProgramResult {
     pub destroy: Option<DestroyResult>,
     /// Identity and creation time of each snapshot created (after an apply).
     pub created: Vec<Created>,
+    /// `snapshots_changed` before and after, per dataset whose snapshots the program
+    /// changed (after an apply).
+    pub changed: Vec<ListChange>,
 }
 
 /// A snapshot the program created.
@@ -304,7 +329,17 @@ pub struct ProgramResult {
 pub struct Created {
     pub name: String,
     pub guid: Guid,
+    pub createtxg: Txg,
     pub creation: i64,
+}
+
+/// A dataset's `snapshots_changed` just before and just after the program's changes, read in
+/// its transaction; `None` where the dataset never had a snapshot.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ListChange {
+    pub dataset: String,
+    pub before: Option<u64>,
+    pub after: Option<u64>,
 }
 
 /// A snapshot the program kept because it has user holds.
@@ -394,7 +429,34 @@ pub fn parse_result(stdout: &str) -> Result<ProgramResult, ResultError> {
             .map(str::to_owned),
         destroy,
         created: created(r.get("created")).map_err(|e| bad(&e))?,
+        changed: changed(r.get("changed")).map_err(|e| bad(&e))?,
     })
+}
+
+/// The `changed` table: dataset names with `before`/`after`. `zfs.get_prop` answers 0 for a
+/// dataset that never had a snapshot (where `zfs list` prints `-`), read as `None`.
+fn changed(v: Option<&Value>) -> Result<Vec<ListChange>, String> {
+    lua_array(v)?
+        .into_iter()
+        .map(|c| {
+            let value = |k: &str| match c.get(k) {
+                None | Some(Value::Null) => Ok(None),
+                Some(n) => n
+                    .as_u64()
+                    .map(|v| (v != 0).then_some(v))
+                    .ok_or(format!("changed entry with a non-numeric {k}")),
+            };
+            Ok(ListChange {
+                dataset: c
+                    .get("dataset")
+                    .and_then(Value::as_str)
+                    .map(str::to_owned)
+                    .ok_or("changed entry without a dataset")?,
+                before: value("before")?,
+                after: value("after")?,
+            })
+        })
+        .collect()
 }
 
 /// The `created` table: names with guid and creation. Lua integers are signed 64-bit, so a
@@ -411,6 +473,7 @@ fn created(v: Option<&Value>) -> Result<Vec<Created>, String> {
             Ok(Created {
                 name: text_field(c, "name").map_err(str::to_owned)?,
                 guid: Guid(number("guid")?.cast_unsigned()),
+                createtxg: Txg(number("createtxg")?.cast_unsigned()),
                 creation: number("creation")?,
             })
         })

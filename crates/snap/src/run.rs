@@ -19,7 +19,7 @@ use crate::model::{DatasetState, Kept, Note, Plan, Switches};
 use crate::naming::{self, SnapKind, SnapName};
 use crate::planner::{self, PlanInput, plan};
 use crate::progress::{NoProgress, Progress, Step};
-use crate::snap_cache::{Entry, SnapCache, cache_path};
+use crate::snap_cache::{Changed, Entry, SnapCache, cache_path};
 use crate::state::{self, ReadMode};
 
 /// How to run.
@@ -97,16 +97,20 @@ fn mark_holds<'a>(
     }
 }
 
-/// Teaches each pool's cache what the programs found (created snapshots, surprise holds) and
-/// writes it. A cache that cannot be written costs the next run a full listing, nothing
-/// else: logged, not an error.
+/// Teaches each pool's cache what the programs found (created snapshots, destroyed ones,
+/// `snapshots_changed` before and after, surprise holds) and writes it. `touched`: the
+/// datasets whose snapshots the run set out to change (none in a dry run). A cache that
+/// cannot be written costs the next run a full listing, nothing else: logged, not an error.
 fn save_caches(
     caches: BTreeMap<PoolName, SnapCache>,
     datasets: &[DatasetState],
-    reports: &[PoolReport],
+    (reports, touched): (&[PoolReport], &BTreeSet<DatasetName>),
     state_dir: &Path,
 ) {
     for (pool, mut cache) in caches {
+        let mut created = Vec::new();
+        let mut destroyed = Vec::new();
+        let mut changes = Vec::new();
         for r in reports.iter().filter(|r| r.pool == pool) {
             for c in &r.learned {
                 let entry = Entry {
@@ -114,8 +118,25 @@ fn save_caches(
                     holds: 0,
                 };
                 cache.insert(c.guid, entry);
+                if let Ok(name) = c.name.parse::<SnapshotName>() {
+                    created.push((name, c.guid, c.createtxg));
+                }
             }
+            destroyed.extend(r.destroyed.iter().cloned());
+            changes.extend(r.list_changes.iter().filter_map(|c| {
+                Some(Changed {
+                    dataset: c.dataset.parse().ok()?,
+                    before: c.before,
+                    after: c.after,
+                })
+            }));
         }
+        let touched: BTreeSet<DatasetName> = touched
+            .iter()
+            .filter(|d| d.pool() == pool)
+            .cloned()
+            .collect();
+        cache.apply_run(&touched, &changes, &created, &destroyed);
         for snap in datasets.iter().flat_map(|d| &d.snapshots) {
             if snap.name.pool() == pool
                 && let Some(h) = snap.holds
@@ -172,6 +193,14 @@ pub fn run_with(
         channel_programs: opts.channel_programs,
         ..ExecOptions::default()
     };
+    let touched: BTreeSet<DatasetName> = if opts.dry_run {
+        BTreeSet::new()
+    } else {
+        let creates = planned.create.iter().map(|c| c.snapshot.dataset());
+        creates
+            .chain(planned.destroy.iter().map(|d| d.snapshot.dataset()))
+            .collect()
+    };
     let mut outcomes = execute_with(exec, &planned, &exec_opts, progress);
     let mut first_check = 0;
     if opts.dry_run && outcomes.iter().any(|o| !o.report.held.is_empty()) {
@@ -198,7 +227,12 @@ pub fn run_with(
     }
     keep_held(&mut planned, &reports);
     mark_holds(&mut input.datasets, &reports);
-    save_caches(read.caches, &input.datasets, &reports, state_dir);
+    save_caches(
+        read.caches,
+        &input.datasets,
+        (&reports, &touched),
+        state_dir,
+    );
     if !opts.dry_run {
         let created: Vec<_> = reports
             .iter()

@@ -1,5 +1,10 @@
-//! What a run remembers about a pool's snapshots between runs, so it can list the pool with
-//! the fast columns only (see [`crate::state`]): each snapshot's creation time and hold count.
+//! What a run remembers about a pool's snapshots between runs, so it need not list them all
+//! again (see [`crate::state`]):
+//! - each snapshot's creation time and hold count, by guid, so the listing can use the fast
+//!   columns only;
+//! - each dataset's snapshot list (name, guid, createtxg) with the dataset's
+//!   `snapshots_changed` value it belongs to, so a dataset whose value has not moved is not
+//!   listed at all.
 //!
 //! A snapshot's `creation` never changes, and its `guid` identifies it (a received copy keeps
 //! both), so the cache maps guid → creation. Hold counts do change without the snapshot list
@@ -9,10 +14,21 @@
 //! the other way (a hold released) only keeps a snapshot until the next full listing, which
 //! runs at least every [`FULL_READ_EVERY`].
 //!
-//! The cache only saves reads: every snapshot is still listed on every run, a guid the cache
-//! does not know is read from ZFS, and a lost, unreadable or old cache file means one full
-//! listing. Entries of snapshots no longer listed are dropped, so the file stays the size of
-//! the pool's snapshot list.
+//! A dataset's `snapshots_changed` moves whenever one of its snapshots is created, destroyed
+//! or renamed (not for holds), is kept across export/import (both checked on OpenZFS 2.3.2),
+//! and has one-second resolution. A remembered list is therefore used only when the value is
+//! unchanged and was settled when read ([`zferry_zfs::snapshots_changed::settled`]). After a
+//! run's program changed a dataset, the list is updated from what the program reports: the
+//! snapshots it created (guid, createtxg) and the dataset's value before and after its own
+//! changes. The update is kept only if the "before" value is the one the list was read at, so
+//! a change made by another tool between the listing and the program is never papered over.
+//! What remains unseen is a snapshot another tool makes on the same dataset in the same second
+//! as the program: it stays unknown (so neither counted nor pruned) until the dataset changes
+//! again or the next full listing, at most [`FULL_READ_EVERY`] later.
+//!
+//! The cache only saves reads: a lost, unreadable or old cache file means one full listing.
+//! Entries of snapshots and datasets no longer listed are dropped, so the file stays the size
+//! of the pool's snapshot list.
 //!
 //! One JSON file per pool, `<state-dir>/snap/<pool>.json`, replaced atomically.
 
@@ -22,12 +38,13 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
-use zferry_zfs::{Guid, PoolName, SnapshotName};
+use zferry_zfs::snapshots_changed::settled;
+use zferry_zfs::{DatasetName, Guid, PoolName, SnapshotName, Txg};
 
 use crate::model::{DatasetState, SnapInfo};
 
 /// The file format version; another version is ignored (read as empty).
-const VERSION: u32 = 1;
+const VERSION: u32 = 2;
 
 /// A full listing (fresh hold counts for every snapshot) at least this often.
 pub const FULL_READ_EVERY: Duration = Duration::from_hours(24);
@@ -41,13 +58,52 @@ pub struct Entry {
     pub holds: u64,
 }
 
-/// guid → [`Entry`], and when the last full listing was.
+/// One dataset's snapshot list as known at a `snapshots_changed` value.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DatasetEntry {
+    /// The dataset's own guid: a dataset destroyed and created again under the same name is
+    /// another dataset.
+    pub guid: u64,
+    /// `snapshots_changed`; `None` (`-`): the dataset never had a snapshot.
+    pub changed: Option<u64>,
+    /// Oldest first.
+    pub snapshots: Vec<ListedSnap>,
+}
+
+/// One snapshot of a [`DatasetEntry`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ListedSnap {
+    /// The part after `@`.
+    pub name: String,
+    pub guid: u64,
+    pub createtxg: u64,
+}
+
+/// A dataset as the dataset listing shows it: what decides whether its remembered snapshot
+/// list still holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Stamp {
+    pub guid: Guid,
+    pub changed: Option<u64>,
+}
+
+/// What a run's program did to one dataset's snapshot list, with the dataset's
+/// `snapshots_changed` just before and just after (read in the program's transaction).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Changed {
+    pub dataset: DatasetName,
+    pub before: Option<u64>,
+    pub after: Option<u64>,
+}
+
+/// guid → [`Entry`], dataset → [`DatasetEntry`], and when the last full listing was.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SnapCache {
     version: u32,
     /// Unix time of the last full listing.
     full_read_at: u64,
     snapshots: BTreeMap<u64, Entry>,
+    datasets: BTreeMap<String, DatasetEntry>,
 }
 
 impl SnapCache {
@@ -85,9 +141,11 @@ impl SnapCache {
     }
 
     /// Replaces the content with what a full listing read at `now` (Unix seconds).
+    /// Dataset lists are not remembered: the full listing does not read `snapshots_changed`.
     pub fn replace_from(&mut self, datasets: &[DatasetState], now: u64) {
         self.version = VERSION;
         self.full_read_at = now;
+        self.datasets.clear();
         self.snapshots = all_snapshots(datasets)
             .filter_map(|s| {
                 let entry = Entry {
@@ -133,6 +191,120 @@ impl SnapCache {
     pub fn retain_seen(&mut self, datasets: &[DatasetState]) {
         let seen: BTreeSet<u64> = all_snapshots(datasets).map(|s| s.guid.0).collect();
         self.snapshots.retain(|g, _| seen.contains(g));
+    }
+
+    /// The remembered snapshot list of `dataset` if it still holds: same dataset guid, same
+    /// `snapshots_changed`, and that value was settled at `listed_at` (or the dataset never
+    /// had a snapshot). Creation times and holds are left unset (see [`Self::fill`]).
+    pub fn unchanged(
+        &self,
+        dataset: &DatasetName,
+        stamp: Stamp,
+        listed_at: u64,
+    ) -> Option<Vec<SnapInfo>> {
+        let entry = self.datasets.get(dataset.as_str())?;
+        let trusted = match stamp.changed {
+            None => true,
+            value => settled(value, listed_at).is_some(),
+        };
+        if !trusted || entry.guid != stamp.guid.0 || entry.changed != stamp.changed {
+            return None;
+        }
+        entry
+            .snapshots
+            .iter()
+            .map(|s| {
+                Some(SnapInfo {
+                    name: dataset.snapshot(&s.name).ok()?,
+                    guid: Guid(s.guid),
+                    createtxg: Txg(s.createtxg),
+                    creation: None,
+                    holds: None,
+                })
+            })
+            .collect()
+    }
+
+    /// Remembers the snapshot list of every listed dataset whose `snapshots_changed` was
+    /// settled at `listed_at` (or unset); forgets the others and datasets no longer listed.
+    pub fn remember_lists(
+        &mut self,
+        datasets: &[DatasetState],
+        stamps: &BTreeMap<DatasetName, Stamp>,
+        listed_at: u64,
+    ) {
+        self.datasets.clear();
+        for ds in datasets {
+            let Some(&stamp) = stamps.get(&ds.name) else {
+                continue;
+            };
+            if stamp.changed.is_some() && settled(stamp.changed, listed_at).is_none() {
+                continue;
+            }
+            self.datasets.insert(
+                ds.name.as_str().to_owned(),
+                DatasetEntry {
+                    guid: stamp.guid.0,
+                    changed: stamp.changed,
+                    snapshots: ds
+                        .snapshots
+                        .iter()
+                        .map(|s| ListedSnap {
+                            name: s.name.snapshot_part().to_owned(),
+                            guid: s.guid.0,
+                            createtxg: s.createtxg.0,
+                        })
+                        .collect(),
+                },
+            );
+        }
+    }
+
+    /// Brings remembered lists up to date with what a run changed: `touched` are the
+    /// datasets the run meant to change; `changes` what the programs reported, in order;
+    /// `created` the snapshots they created; `destroyed` the snapshots they destroyed. A
+    /// touched dataset whose report is missing or does not chain from the remembered value
+    /// (another change came in between) is forgotten, so the next run lists it.
+    pub fn apply_run(
+        &mut self,
+        touched: &BTreeSet<DatasetName>,
+        changes: &[Changed],
+        created: &[(SnapshotName, Guid, Txg)],
+        destroyed: &[SnapshotName],
+    ) {
+        for ds in touched {
+            let Some(entry) = self.datasets.get_mut(ds.as_str()) else {
+                continue;
+            };
+            let mut value = entry.changed;
+            let mut chained = false;
+            for c in changes.iter().filter(|c| &c.dataset == ds) {
+                if c.before != value || c.after.is_none() {
+                    chained = false;
+                    break;
+                }
+                value = c.after;
+                chained = true;
+            }
+            if !chained {
+                self.datasets.remove(ds.as_str());
+                continue;
+            }
+            entry.changed = value;
+            entry.snapshots.retain(|s| {
+                !destroyed
+                    .iter()
+                    .any(|d| d.dataset() == *ds && d.snapshot_part() == s.name)
+            });
+            for (name, guid, txg) in created.iter().filter(|c| c.0.dataset() == *ds) {
+                entry.snapshots.push(ListedSnap {
+                    name: name.snapshot_part().to_owned(),
+                    guid: guid.0,
+                    createtxg: txg.0,
+                });
+            }
+            entry.snapshots.sort_by_key(|s| s.createtxg);
+        }
     }
 
     /// Reads a cache file. A missing, unreadable or other-version file is an empty cache
@@ -293,5 +465,98 @@ mod tests {
         )
         .unwrap();
         assert!(SnapCache::load(&path).is_empty());
+    }
+
+    fn stamp(guid: u64, changed: u64) -> Stamp {
+        Stamp {
+            guid: Guid(guid),
+            changed: Some(changed),
+        }
+    }
+
+    /// A cache remembering `p/a` (guid 50) at value 100 with snapshots `old` and `keep`.
+    fn remembering() -> (SnapCache, DatasetName) {
+        let mut cache = SnapCache::default();
+        let listed = state(&[("old", 1, None), ("keep", 2, None)]);
+        let a = listed[0].name.clone();
+        cache.remember_lists(
+            &listed,
+            &BTreeMap::from([(a.clone(), stamp(50, 100))]),
+            1_000,
+        );
+        (cache, a)
+    }
+
+    fn names(cache: &SnapCache, a: &DatasetName, stamp: Stamp) -> Option<Vec<String>> {
+        cache.unchanged(a, stamp, 10_000).map(|snaps| {
+            snaps
+                .iter()
+                .map(|s| s.name.snapshot_part().to_owned())
+                .collect()
+        })
+    }
+
+    #[test]
+    fn a_remembered_list_holds_only_for_the_same_dataset_and_a_settled_same_value() {
+        let (cache, a) = remembering();
+        assert_eq!(names(&cache, &a, stamp(50, 100)).unwrap(), ["old", "keep"]);
+        assert_eq!(names(&cache, &a, stamp(50, 101)), None, "value moved");
+        assert_eq!(names(&cache, &a, stamp(51, 100)), None, "another dataset");
+        assert_eq!(
+            cache.unchanged(&a, stamp(50, 100), 105),
+            None,
+            "not settled"
+        );
+        assert_eq!(names(&cache, &"p/b".parse().unwrap(), stamp(50, 100)), None);
+
+        // A value read within SETTLED_AFTER of the listing is not remembered at all.
+        let mut fresh = SnapCache::default();
+        let listed = state(&[("x", 1, None)]);
+        fresh.remember_lists(
+            &listed,
+            &BTreeMap::from([(a.clone(), stamp(50, 995))]),
+            1_000,
+        );
+        assert_eq!(names(&fresh, &a, stamp(50, 995)), None);
+        // Never snapshotted (`-`) is remembered whatever the time: nothing can be missed.
+        let none = Stamp {
+            guid: Guid(50),
+            changed: None,
+        };
+        fresh.remember_lists(&state(&[]), &BTreeMap::from([(a.clone(), none)]), 1_000);
+        assert_eq!(fresh.unchanged(&a, none, 1_000).map(|s| s.len()), Some(0));
+    }
+
+    #[test]
+    fn a_run_updates_the_list_only_when_its_reports_chain_from_the_remembered_value() {
+        let (mut cache, a) = remembering();
+        let touched = BTreeSet::from([a.clone()]);
+        let step = |before, after| Changed {
+            dataset: a.clone(),
+            before: Some(before),
+            after: Some(after),
+        };
+        let created = [(a.snapshot("new").unwrap(), Guid(9), Txg(30))];
+        let destroyed = [a.snapshot("old").unwrap()];
+        cache.apply_run(
+            &touched,
+            &[step(100, 110), step(110, 120)],
+            &created,
+            &destroyed,
+        );
+        assert_eq!(names(&cache, &a, stamp(50, 120)).unwrap(), ["keep", "new"]);
+
+        // Another tool changed the dataset between the listing and the program.
+        let (mut cache, _) = remembering();
+        cache.apply_run(&touched, &[step(105, 110)], &created, &[]);
+        assert_eq!(names(&cache, &a, stamp(50, 110)), None);
+        // The program's report is missing (a failure, the plain-command fallback).
+        let (mut cache, _) = remembering();
+        cache.apply_run(&touched, &[], &created, &[]);
+        assert_eq!(names(&cache, &a, stamp(50, 100)), None);
+        // A dataset the run did not touch keeps its list.
+        let (mut cache, _) = remembering();
+        cache.apply_run(&BTreeSet::new(), &[], &[], &[]);
+        assert_eq!(names(&cache, &a, stamp(50, 100)).unwrap(), ["old", "keep"]);
     }
 }

@@ -12,7 +12,13 @@
 //!   [`crate::lua`]); the few policy snapshots the cache does not know are asked for with one
 //!   `zfs get creation,userrefs` ([`creation_spec`]). User properties, when asked for, come
 //!   from a listing of the datasets alone ([`props_spec`]), which is cheap. Without a usable
-//!   cache (first run, lost file, last full listing a day old) the full listing runs.
+//!   cache (first run, lost file, last full listing a day old) the full listing runs;
+//! - **by dataset** (the steady state): one listing of the datasets alone with their
+//!   `snapshots_changed` and user properties ([`datasets_spec`]); a dataset whose value has
+//!   not moved since the cache learned its snapshot list (see [`crate::snap_cache`]) is not
+//!   listed again, the others are listed in one `zfs list -d 1` of just those datasets
+//!   ([`snapshots_spec`]). A pool where nothing changed costs one short listing, whatever its
+//!   snapshot count. Where the property is unknown (OpenZFS before 2.2) the fast listing runs.
 //!
 //! Space columns are never read: they cost time on pools with many snapshots and nothing
 //! here uses them.
@@ -26,10 +32,20 @@ use zferry_zfs::{
 };
 
 use crate::model::{DatasetState, SnapInfo};
-use crate::snap_cache::{Entry, SnapCache};
+use crate::snap_cache::{Entry, SnapCache, Stamp};
 
 /// The native columns of the full listing, in order; user properties follow.
-pub const STATE_COLUMNS: [&str; 6] = ["name", "type", "guid", "createtxg", "creation", "userrefs"];
+/// (`snapshots_changed` is `-` on snapshots; on datasets it lets the cache remember their
+/// snapshot lists, see [`crate::snap_cache`].)
+pub const STATE_COLUMNS: [&str; 7] = [
+    "name",
+    "type",
+    "guid",
+    "createtxg",
+    "creation",
+    "userrefs",
+    "snapshots_changed",
+];
 
 /// The columns of the fast listing.
 pub const FAST_COLUMNS: [&str; 3] = ["name", "guid", "createtxg"];
@@ -69,6 +85,31 @@ fn list_spec(root: &DatasetName, columns: &str, types: &str) -> CommandSpec {
         .timeout(LIST_TIMEOUT)
 }
 
+/// The columns of the dataset listing of a by-dataset read; user properties follow.
+pub const DATASET_COLUMNS: [&str; 3] = ["name", "guid", "snapshots_changed"];
+
+/// `zfs list -H -p -o name,guid,snapshots_changed[,props] -t filesystem,volume -r <root>`.
+pub fn datasets_spec(root: &DatasetName, user_props: &[UserPropName]) -> CommandSpec {
+    let columns: Vec<&str> = DATASET_COLUMNS
+        .iter()
+        .copied()
+        .chain(user_props.iter().map(UserPropName::as_str))
+        .collect();
+    list_spec(root, &columns.join(","), "filesystem,volume")
+}
+
+/// `zfs list -H -p -o name,guid,createtxg -t snapshot -d 1 <dataset…>`: the snapshots of
+/// exactly these datasets.
+pub fn snapshots_spec(datasets: &[DatasetName]) -> CommandSpec {
+    CommandSpec::new("zfs")
+        .args(["list", "-H", "-p", "-o"])
+        .arg(FAST_COLUMNS.join(","))
+        .args(["-t", "snapshot", "-d", "1"])
+        .args(datasets.iter().map(ToString::to_string))
+        .label(format!("snapshots of {} datasets", datasets.len()))
+        .timeout(LIST_TIMEOUT)
+}
+
 /// `zfs get -H -p -o name,property,value creation,userrefs <snapshot…>`.
 pub fn creation_spec(snapshots: &[SnapshotName]) -> CommandSpec {
     CommandSpec::new("zfs")
@@ -91,6 +132,15 @@ pub fn parse_state(
     stdout: &str,
     user_props: &[UserPropName],
 ) -> Result<Vec<DatasetState>, ParseError> {
+    parse_state_stamped(stdout, user_props).map(|(datasets, _)| datasets)
+}
+
+/// [`parse_state`], with each dataset's [`Stamp`].
+pub fn parse_state_stamped(
+    stdout: &str,
+    user_props: &[UserPropName],
+) -> Result<(Vec<DatasetState>, BTreeMap<DatasetName, Stamp>), ParseError> {
+    let mut stamps = BTreeMap::new();
     let mut datasets: BTreeMap<DatasetName, DatasetState> = BTreeMap::new();
     let mut snapshots: Vec<(usize, SnapInfo)> = Vec::new();
     for (n, f) in rows(stdout, STATE_COLUMNS.len() + user_props.len())? {
@@ -107,6 +157,11 @@ pub fn parse_state(
         let creation: i64 = f[4].parse().map_err(|e| bad(4, format!("{e}")))?;
         match (name, kind) {
             (ObjectName::Dataset(name), ObjectType::Filesystem | ObjectType::Volume) => {
+                let changed = match f[6] {
+                    "-" => None,
+                    v => Some(v.parse::<u64>().map_err(|e| bad(6, format!("{e}")))?),
+                };
+                stamps.insert(name.clone(), Stamp { guid, changed });
                 let props = user_props
                     .iter()
                     .zip(&f[STATE_COLUMNS.len()..])
@@ -137,7 +192,7 @@ pub fn parse_state(
             _ => return Err(bad(0, format!("name does not have the shape of a {kind}"))),
         }
     }
-    assemble(datasets, snapshots)
+    Ok((assemble(datasets, snapshots)?, stamps))
 }
 
 /// Attaches snapshots (with their line numbers) to their datasets, sorted by `createtxg`;
@@ -204,6 +259,68 @@ pub fn parse_fast(stdout: &str) -> Result<Vec<DatasetState>, ParseError> {
         }
     }
     assemble(datasets, snapshots)
+}
+
+/// Parses the output of [`datasets_spec`] with the same `user_props`: the datasets (without
+/// snapshots) and each one's [`Stamp`].
+pub fn parse_datasets(
+    stdout: &str,
+    user_props: &[UserPropName],
+) -> Result<(Vec<DatasetState>, BTreeMap<DatasetName, Stamp>), ParseError> {
+    let mut datasets = Vec::new();
+    let mut stamps = BTreeMap::new();
+    for (n, f) in rows(stdout, DATASET_COLUMNS.len() + user_props.len())? {
+        let bad = |col: usize, reason: String| ParseError::BadValue {
+            line: n,
+            column: DATASET_COLUMNS
+                .get(col)
+                .map_or_else(|| user_props[col - 3].as_str(), |c| *c)
+                .to_owned(),
+            value: f[col].to_owned(),
+            reason,
+        };
+        let name: DatasetName = f[0].parse().map_err(|e| bad(0, format!("{e}")))?;
+        let guid: Guid = f[1].parse().map_err(|e| bad(1, format!("{e}")))?;
+        let changed = match f[2] {
+            "-" => None,
+            v => Some(v.parse::<u64>().map_err(|e| bad(2, format!("{e}")))?),
+        };
+        let props = user_props
+            .iter()
+            .zip(&f[DATASET_COLUMNS.len()..])
+            .map(|(p, v)| (p.as_str().to_owned(), (*v != "-").then(|| (*v).to_owned())))
+            .collect();
+        stamps.insert(name.clone(), Stamp { guid, changed });
+        datasets.push(DatasetState {
+            name,
+            snapshots: Vec::new(),
+            user_props: props,
+        });
+    }
+    datasets.sort_by(|a, b| a.name.cmp(&b.name));
+    Ok((datasets, stamps))
+}
+
+/// Parses the output of [`snapshots_spec`]: snapshots without creation time or holds.
+pub fn parse_snapshots(stdout: &str) -> Result<Vec<SnapInfo>, ParseError> {
+    let mut out = Vec::new();
+    for (n, f) in rows(stdout, FAST_COLUMNS.len())? {
+        let bad = |col: usize, reason: String| ParseError::BadValue {
+            line: n,
+            column: FAST_COLUMNS[col].to_owned(),
+            value: f[col].to_owned(),
+            reason,
+        };
+        let name: SnapshotName = f[0].parse().map_err(|e| bad(0, format!("{e}")))?;
+        out.push(SnapInfo {
+            name,
+            guid: f[1].parse().map_err(|e| bad(1, format!("{e}")))?,
+            createtxg: f[2].parse().map_err(|e| bad(2, format!("{e}")))?,
+            creation: None,
+            holds: None,
+        });
+    }
+    Ok(out)
 }
 
 /// Parses the output of [`props_spec`] with the same `user_props`: per dataset, each
@@ -333,7 +450,15 @@ pub enum ReadMode {
     Full,
     /// The fast listing; `fetched` creation times were not in the cache.
     Fast { fetched: usize },
+    /// The dataset listing; the snapshots of `relisted` datasets were listed (their
+    /// `snapshots_changed` moved, or the cache did not know them), the others came from the
+    /// cache; `fetched` creation times were not in the cache.
+    ByDataset { relisted: usize, fetched: usize },
 }
+
+/// At most this many datasets are named in one snapshot listing of a by-dataset read; with
+/// more changed datasets the whole pool's snapshots are listed instead (same columns).
+pub const MAX_RELIST: usize = 500;
 
 /// One pool's state and what reading it cost.
 #[derive(Debug, Clone)]
@@ -344,11 +469,12 @@ pub struct PoolState {
     pub processes: usize,
 }
 
-/// Reads one pool for a run: the fast listing when `cache` can fill in creation times and
-/// holds, else the full one (see the module docs and [`SnapCache::needs_full_read`]; `now` is
-/// the real Unix time). Creation times are needed only for snapshots named by the policy
-/// (`is_policy_name`); `cache` learns everything read and forgets snapshots that no longer
-/// exist.
+/// Reads one pool for a run (see the module docs and [`SnapCache::needs_full_read`]; `now`
+/// is the real Unix time, taken before any listing): by dataset when the cache is usable and
+/// ZFS has `snapshots_changed`, else the fast listing when the cache can fill in creation
+/// times and holds, else the full one. Creation times are needed only for snapshots named by
+/// the policy (`is_policy_name`); `cache` learns everything read and forgets snapshots that
+/// no longer exist.
 pub fn read_pool(
     exec: &dyn Executor,
     root: &DatasetName,
@@ -356,20 +482,60 @@ pub fn read_pool(
     is_policy_name: &dyn Fn(&SnapshotName) -> bool,
     (cache, now): (&mut SnapCache, u64),
 ) -> Result<PoolState, ZfsError> {
-    let full = |cache: &mut SnapCache, processes: usize| {
-        let datasets = gather(exec, root, user_props)?;
-        cache.replace_from(&datasets, now);
-        Ok(PoolState {
-            datasets,
-            mode: ReadMode::Full,
-            processes: processes + 1,
-        })
-    };
     if cache.needs_full_read(now) {
-        return full(cache, 0);
+        return full_read(exec, root, user_props, (cache, now), 0);
     }
+    match run_parsed(exec, &datasets_spec(root, user_props), |out| {
+        parse_datasets(out, user_props)
+    }) {
+        Ok((datasets, stamps)) => by_dataset(
+            exec,
+            root,
+            user_props,
+            is_policy_name,
+            (cache, now),
+            datasets,
+            &stamps,
+        ),
+        Err(e) => {
+            tracing::debug!(root = %root, "no dataset listing with snapshots_changed ({e}); fast listing");
+            fast_read(exec, root, user_props, is_policy_name, (cache, now), 1)
+        }
+    }
+}
+
+/// The full listing; `processes` were spent before it.
+fn full_read(
+    exec: &dyn Executor,
+    root: &DatasetName,
+    user_props: &[UserPropName],
+    (cache, now): (&mut SnapCache, u64),
+    processes: usize,
+) -> Result<PoolState, ZfsError> {
+    let (datasets, stamps) = run_parsed(exec, &state_spec(root, user_props), |out| {
+        parse_state_stamped(out, user_props)
+    })?;
+    cache.replace_from(&datasets, now);
+    cache.remember_lists(&datasets, &stamps, now);
+    Ok(PoolState {
+        datasets,
+        mode: ReadMode::Full,
+        processes: processes + 1,
+    })
+}
+
+/// The fast listing (plus the dataset properties, when asked for); `spent` processes were
+/// spent before it.
+fn fast_read(
+    exec: &dyn Executor,
+    root: &DatasetName,
+    user_props: &[UserPropName],
+    is_policy_name: &dyn Fn(&SnapshotName) -> bool,
+    (cache, now): (&mut SnapCache, u64),
+    spent: usize,
+) -> Result<PoolState, ZfsError> {
     let mut datasets = run_parsed(exec, &fast_spec(root), parse_fast)?;
-    let mut processes = 1;
+    let mut processes = spent + 1;
     if !user_props.is_empty() {
         let props = run_parsed(exec, &props_spec(root, user_props), |out| {
             parse_props(out, user_props)
@@ -384,26 +550,102 @@ pub fn read_pool(
             });
         }
     }
-    let unknown = cache.fill(&mut datasets, is_policy_name);
-    if unknown.len() > MAX_CREATION_FETCH {
-        return full(cache, processes);
-    }
-    if !unknown.is_empty() {
-        // A snapshot destroyed since the listing fails the `zfs get`: read it all again.
-        let Ok(read) = run_parsed(exec, &creation_spec(&unknown), parse_creation) else {
-            return full(cache, processes + 1);
+    let (fetched, processes) =
+        match fill_from_cache(exec, &mut datasets, is_policy_name, cache, processes) {
+            Ok(done) => done,
+            Err(spent) => return full_read(exec, root, user_props, (cache, now), spent),
         };
-        processes += 1;
-        cache.learn(&mut datasets, &read);
-    }
-    cache.retain_seen(&datasets);
     Ok(PoolState {
         datasets,
-        mode: ReadMode::Fast {
-            fetched: unknown.len(),
+        mode: ReadMode::Fast { fetched },
+        processes,
+    })
+}
+
+/// The by-dataset read, after its dataset listing (1 process): lists the snapshots of the
+/// datasets the cache cannot vouch for, in one `zfs list`.
+fn by_dataset(
+    exec: &dyn Executor,
+    root: &DatasetName,
+    user_props: &[UserPropName],
+    is_policy_name: &dyn Fn(&SnapshotName) -> bool,
+    (cache, now): (&mut SnapCache, u64),
+    mut datasets: Vec<DatasetState>,
+    stamps: &BTreeMap<DatasetName, Stamp>,
+) -> Result<PoolState, ZfsError> {
+    let mut processes = 1;
+    let mut stale = Vec::new();
+    for ds in &mut datasets {
+        match stamps
+            .get(&ds.name)
+            .and_then(|&stamp| cache.unchanged(&ds.name, stamp, now))
+        {
+            Some(snaps) => ds.snapshots = snaps,
+            None => stale.push(ds.name.clone()),
+        }
+    }
+    if !stale.is_empty() {
+        let spec = if stale.len() > MAX_RELIST {
+            list_spec(root, &FAST_COLUMNS.join(","), "snapshot")
+        } else {
+            snapshots_spec(&stale)
+        };
+        // A dataset destroyed since the dataset listing fails this one: read it all again.
+        let Ok(snaps) = run_parsed(exec, &spec, parse_snapshots) else {
+            return full_read(exec, root, user_props, (cache, now), processes + 1);
+        };
+        processes += 1;
+        let mut by_dataset: BTreeMap<DatasetName, Vec<SnapInfo>> = BTreeMap::new();
+        for snap in snaps {
+            by_dataset
+                .entry(snap.name.dataset())
+                .or_default()
+                .push(snap);
+        }
+        for ds in datasets.iter_mut().filter(|d| stale.contains(&d.name)) {
+            let mut snaps = by_dataset.remove(&ds.name).unwrap_or_default();
+            snaps.sort_by_key(|s| s.createtxg);
+            ds.snapshots = snaps;
+        }
+    }
+    let (fetched, processes) =
+        match fill_from_cache(exec, &mut datasets, is_policy_name, cache, processes) {
+            Ok(done) => done,
+            Err(spent) => return full_read(exec, root, user_props, (cache, now), spent),
+        };
+    cache.remember_lists(&datasets, stamps, now);
+    Ok(PoolState {
+        datasets,
+        mode: ReadMode::ByDataset {
+            relisted: stale.len(),
+            fetched,
         },
         processes,
     })
+}
+
+/// Fills creation times and holds from `cache`, fetching the unknown policy snapshots with
+/// one `zfs get`; returns how many were fetched and the processes spent so far (`processes`
+/// before), or `Err(processes spent)` when only a full listing will do (too many unknown, or
+/// the `zfs get` failed: a snapshot destroyed since the listing).
+fn fill_from_cache(
+    exec: &dyn Executor,
+    datasets: &mut [DatasetState],
+    is_policy_name: &dyn Fn(&SnapshotName) -> bool,
+    cache: &mut SnapCache,
+    processes: usize,
+) -> Result<(usize, usize), usize> {
+    let unknown = cache.fill(datasets, is_policy_name);
+    if unknown.len() > MAX_CREATION_FETCH {
+        return Err(processes);
+    }
+    if !unknown.is_empty() {
+        let read = run_parsed(exec, &creation_spec(&unknown), parse_creation)
+            .map_err(|_| processes + 1)?;
+        cache.learn(datasets, &read);
+    }
+    cache.retain_seen(datasets);
+    Ok((unknown.len(), processes + usize::from(!unknown.is_empty())))
 }
 
 /// Finds a snapshot in gathered state.
@@ -418,8 +660,6 @@ pub fn find_snapshot<'a>(state: &'a [DatasetState], name: &SnapshotName) -> Opti
 
 #[cfg(test)]
 mod tests {
-    use std::fmt::Write as _;
-
     use super::*;
     use crate::test_support::Scripted;
 
@@ -446,9 +686,9 @@ mod tests {
     #[test]
     fn parses_the_captured_listing() {
         let text = fixture(include_str!("../tests/fixtures/list_state.txt"));
-        let state = parse_state(&text, &label()).unwrap();
+        let (state, stamps) = parse_state_stamped(&text, &label()).unwrap();
         let names: Vec<&str> = state.iter().map(|d| d.name.as_str()).collect();
-        assert_eq!(names, ["snapexp", "snapexp/a", "snapexp/b"]);
+        assert_eq!(names, ["snapexp", "snapexp/a", "snapexp/b", "snapexp/vol"]);
         assert_eq!(state[0].user_props["label:running"], None);
         assert_eq!(state[1].user_props["label:running"].as_deref(), Some("h2"));
         let b = &state[2];
@@ -458,18 +698,82 @@ mod tests {
             .iter()
             .map(|s| (s.name.snapshot_part(), s.createtxg.0, s.holds.unwrap()))
             .collect();
-        assert_eq!(snaps, [("h1", 18, 1), ("c5", 45, 0)]);
-        assert_eq!(b.snapshots[0].guid, Guid(8_390_633_760_882_447_893));
-        assert_eq!(b.snapshots[1].creation, Some(1_795_275_714));
+        assert_eq!(snaps, [("h1", 14, 1), ("c5", 16, 0)]);
+        assert_eq!(b.snapshots[0].guid, Guid(4_134_455_899_249_797_570));
+        assert_eq!(b.snapshots[1].creation, Some(1_795_202_877));
         let found = find_snapshot(&state, &"snapexp/a@x1".parse().unwrap()).unwrap();
-        assert_eq!(found.createtxg, Txg(16));
+        assert_eq!(found.createtxg, Txg(13));
+        assert_eq!(
+            stamps[&b.name],
+            Stamp {
+                guid: Guid(10_602_540_001_323_119_372),
+                changed: Some(1_795_202_877)
+            }
+        );
+        assert_eq!(stamps[&state[3].name].changed, None, "never snapshotted: -");
+        assert_eq!(stamps.len(), 4);
+    }
+
+    #[test]
+    fn dataset_and_snapshot_listings_match_their_captured_fixtures() {
+        let root: DatasetName = "snapexp".parse().unwrap();
+        let text = include_str!("../tests/fixtures/list_datasets.txt");
+        let header = text.lines().nth(1).unwrap().trim_start_matches("# ");
+        assert_eq!(datasets_spec(&root, &label()).argv().join(" "), header);
+        let (datasets, stamps) = parse_datasets(&fixture(text), &label()).unwrap();
+        let got: Vec<(&str, Option<u64>, Option<&str>)> = datasets
+            .iter()
+            .map(|d| {
+                (
+                    d.name.as_str(),
+                    stamps[&d.name].changed,
+                    d.user_props["label:running"].as_deref(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            got,
+            [
+                ("snapexp", None, None),
+                ("snapexp/a", Some(1_795_202_876), Some("h2")),
+                ("snapexp/b", Some(1_795_202_877), Some("zferry-lab")),
+                ("snapexp/vol", None, None),
+            ]
+        );
+        assert!(datasets.iter().all(|d| d.snapshots.is_empty()));
+
+        let text = include_str!("../tests/fixtures/list_snapshots.txt");
+        let header = text.lines().nth(1).unwrap().trim_start_matches("# ");
+        let listed: Vec<DatasetName> = ["snapexp/a", "snapexp/b", "snapexp/vol"]
+            .iter()
+            .map(|n| n.parse().unwrap())
+            .collect();
+        assert_eq!(snapshots_spec(&listed).argv().join(" "), header);
+        let snaps = parse_snapshots(&fixture(text)).unwrap();
+        let got: Vec<(&str, u64)> = snaps
+            .iter()
+            .map(|s| (s.name.as_str(), s.createtxg.0))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                ("snapexp/a@x1", 13),
+                ("snapexp/b@h1", 14),
+                ("snapexp/b@c5", 16)
+            ]
+        );
+        assert!(matches!(
+            parse_datasets("p	1	soon
+        ", &[]),
+            Err(ParseError::BadValue { column, .. }) if column == "snapshots_changed"
+        ));
     }
 
     #[test]
     fn sorts_snapshots_by_createtxg_and_rejects_orphans() {
-        let out = "p\tfilesystem\t1\t1\t10\t-\n\
-                   p@b\tsnapshot\t3\t9\t12\t0\n\
-                   p@a\tsnapshot\t2\t5\t11\t2\n";
+        let out = "p\tfilesystem\t1\t1\t10\t-\t12\n\
+                   p@b\tsnapshot\t3\t9\t12\t0\t-\n\
+                   p@a\tsnapshot\t2\t5\t11\t2\t-\n";
         let state = parse_state(out, &[]).unwrap();
         let order: Vec<&str> = state[0]
             .snapshots
@@ -478,20 +782,20 @@ mod tests {
             .collect();
         assert_eq!(order, ["a", "b"]);
         assert_eq!(state[0].snapshots[0].holds, Some(2));
-        let err = parse_state("q@a\tsnapshot\t2\t5\t11\t0\n", &[]).unwrap_err();
+        let err = parse_state("q@a\tsnapshot\t2\t5\t11\t0\t-\n", &[]).unwrap_err();
         assert!(matches!(err, ParseError::Syntax { line: 1, .. }), "{err}");
-        let err = parse_state("p\tfilesystem\t1\t1\t10\t-\tx\n", &[]).unwrap_err();
+        let err = parse_state("p\tfilesystem\t1\t1\t10\t-\t-\tx\n", &[]).unwrap_err();
         assert_eq!(
             err,
             ParseError::FieldCount {
                 line: 1,
-                expected: 6,
-                found: 7
+                expected: 7,
+                found: 8
             }
         );
-        let err = parse_state("p@a\tsnapshot\t2\t5\t11\t-\n", &label()).unwrap_err();
+        let err = parse_state("p@a\tsnapshot\t2\t5\t11\t-\t-\n", &label()).unwrap_err();
         assert!(matches!(err, ParseError::FieldCount { .. }));
-        let err = parse_state("p@a\tsnapshot\t2\t5\t11\tlots\tx\n", &label()).unwrap_err();
+        let err = parse_state("p@a\tsnapshot\t2\t5\t11\tlots\t-\tx\n", &label()).unwrap_err();
         assert!(
             matches!(&err, ParseError::BadValue { column, .. } if column == "userrefs"),
             "{err}"
@@ -595,8 +899,11 @@ mod tests {
         n.snapshot_part().starts_with("autosnap_")
     }
 
+    /// What OpenZFS before 2.2 answers to the dataset listing.
+    const NO_PROPERTY: &str = "bad property list: invalid property 'snapshots_changed'\n";
+
     #[test]
-    fn a_cold_cache_reads_in_full_once_then_fast_with_one_process() {
+    fn a_cold_cache_reads_in_full_once_then_one_dataset_listing_suffices() {
         let full = fixture(include_str!("../tests/fixtures/list_state.txt"));
         let exec = Scripted::new(&[(0, &full, "")]);
         let mut cache = SnapCache::default();
@@ -604,43 +911,166 @@ mod tests {
         let read = read_pool(&exec, &root, &label(), &is_autosnap, (&mut cache, NOW)).unwrap();
         assert_eq!((read.mode, read.processes), (ReadMode::Full, 1));
         assert!(!cache.is_empty());
-        assert_eq!(exec.argvs()[0][1], "list");
+        assert_eq!(exec.argvs()[0], state_spec(&root, &label()).argv());
 
-        // The same snapshots listed fast: every creation comes from the cache.
-        let (mut fast, mut props) = (String::new(), String::new());
-        for line in full.lines() {
-            let f: Vec<&str> = line.split('\t').collect();
-            writeln!(fast, "{}\t{}\t{}", f[0], f[2], f[3]).unwrap();
-            if !f[0].contains('@') {
-                writeln!(props, "{}\t{}", f[0], f[6]).unwrap();
-            }
-        }
-        let exec = Scripted::new(&[(0, &fast, ""), (0, &props, "")]);
+        // Nothing changed since: the dataset listing alone, snapshots from the cache.
+        let datasets = fixture(include_str!("../tests/fixtures/list_datasets.txt"));
+        let exec = Scripted::new(&[(0, &datasets, "")]);
         let read = read_pool(&exec, &root, &label(), &is_autosnap, (&mut cache, NOW + 60)).unwrap();
-        assert_eq!(read.mode, ReadMode::Fast { fetched: 0 });
-        assert_eq!(read.processes, 2, "fast listing + datasets' properties");
+        assert_eq!(
+            read.mode,
+            ReadMode::ByDataset {
+                relisted: 0,
+                fetched: 0
+            }
+        );
+        assert_eq!(read.processes, 1, "the dataset listing only");
         let b = read
             .datasets
             .iter()
             .find(|d| d.name.as_str() == "snapexp/b")
             .unwrap();
-        assert_eq!(b.snapshots[1].creation, Some(1_795_275_714));
-        assert_eq!(b.snapshots[0].holds, Some(1), "holds as last seen");
+        let snaps: Vec<(&str, u64, Option<i64>, Option<u64>)> = b
+            .snapshots
+            .iter()
+            .map(|s| (s.name.snapshot_part(), s.createtxg.0, s.creation, s.holds))
+            .collect();
+        assert_eq!(
+            snaps,
+            [
+                ("h1", 14, Some(1_795_202_876), Some(1)),
+                ("c5", 16, Some(1_795_202_877), Some(0))
+            ]
+        );
         assert_eq!(b.user_props["label:running"].as_deref(), Some("zferry-lab"));
-        assert_eq!(exec.argvs()[0], fast_spec(&root).argv());
+        assert_eq!(read.datasets.len(), 4);
+        assert_eq!(exec.argvs()[0], datasets_spec(&root, &label()).argv());
     }
 
     #[test]
-    fn unknown_policy_snapshots_are_fetched_with_one_get() {
+    fn only_datasets_whose_snapshots_changed_moved_or_is_fresh_are_listed_again() {
+        let full = fixture(include_str!("../tests/fixtures/list_state.txt"));
+        let mut cache = SnapCache::default();
+        let root: DatasetName = "snapexp".parse().unwrap();
+        let t0 = 1_795_202_900;
+        read_pool(
+            &Scripted::new(&[(0, &full, "")]),
+            &root,
+            &label(),
+            &is_autosnap,
+            (&mut cache, t0),
+        )
+        .unwrap();
+        // A minute later: a unchanged; b's value moved (settled); vol got its first
+        // snapshot 3 s before the listing (not settled: listed, not remembered).
+        let t1 = t0 + 60;
+        let listing = "snapexp\t6868746470219905461\t-\t-\n\
+                       snapexp/a\t2510028054673193717\t1795202876\th2\n\
+                       snapexp/b\t10602540001323119372\t1795202930\tzferry-lab\n\
+                       snapexp/vol\t4402898239387627750\t1795202957\t-\n";
+        let snaps = "snapexp/b@h1\t4134455899249797570\t14\n\
+                     snapexp/b@c5\t8966844042736673048\t16\n\
+                     snapexp/b@autosnap_new\t77\t20\n\
+                     snapexp/vol@autosnap_v\t78\t21\n";
+        let got = "snapexp/b@autosnap_new\tcreation\t1795202930\n\
+                   snapexp/b@autosnap_new\tuserrefs\t0\n\
+                   snapexp/vol@autosnap_v\tcreation\t1795202957\n\
+                   snapexp/vol@autosnap_v\tuserrefs\t0\n";
+        let exec = Scripted::new(&[(0, listing, ""), (0, snaps, ""), (0, got, "")]);
+        let read = read_pool(&exec, &root, &label(), &is_autosnap, (&mut cache, t1)).unwrap();
+        assert_eq!(
+            read.mode,
+            ReadMode::ByDataset {
+                relisted: 2,
+                fetched: 2
+            }
+        );
+        assert_eq!(read.processes, 3);
+        let b: DatasetName = "snapexp/b".parse().unwrap();
+        let vol: DatasetName = "snapexp/vol".parse().unwrap();
+        assert_eq!(
+            exec.argvs()[1],
+            snapshots_spec(&[b.clone(), vol.clone()]).argv()
+        );
+        let names: Vec<&str> = read.datasets[2]
+            .snapshots
+            .iter()
+            .map(|s| s.name.snapshot_part())
+            .collect();
+        assert_eq!(names, ["h1", "c5", "autosnap_new"]);
+        assert_eq!(read.datasets[2].snapshots[2].creation, Some(1_795_202_930));
+        assert_eq!(read.datasets[1].snapshots.len(), 1, "a from the cache");
+
+        // An hour later, same values: b was remembered, vol was not.
+        let exec = Scripted::new(&[
+            (0, listing, ""),
+            (0, "snapexp/vol@autosnap_v\t78\t21\n", ""),
+        ]);
+        let read = read_pool(
+            &exec,
+            &root,
+            &label(),
+            &is_autosnap,
+            (&mut cache, t1 + 3600),
+        )
+        .unwrap();
+        assert_eq!(
+            read.mode,
+            ReadMode::ByDataset {
+                relisted: 1,
+                fetched: 0
+            }
+        );
+        assert_eq!(exec.argvs()[1], snapshots_spec(&[vol]).argv());
+        assert_eq!(read.datasets[2].snapshots.len(), 3);
+        assert_eq!(read.datasets[3].snapshots[0].creation, Some(1_795_202_957));
+    }
+
+    #[test]
+    fn a_dataset_made_again_under_the_same_name_is_listed_again() {
+        let full = fixture(include_str!("../tests/fixtures/list_state.txt"));
+        let mut cache = SnapCache::default();
+        let root: DatasetName = "snapexp".parse().unwrap();
+        read_pool(
+            &Scripted::new(&[(0, &full, "")]),
+            &root,
+            &label(),
+            &is_autosnap,
+            (&mut cache, NOW),
+        )
+        .unwrap();
+        // Same name and value, another guid: another dataset.
+        let listing = "snapexp\t6868746470219905461\t-\t-\n\
+                       snapexp/a\t2510028054673193717\t1795202876\th2\n\
+                       snapexp/b\t99\t1795202877\t-\n\
+                       snapexp/vol\t4402898239387627750\t-\t-\n";
+        let exec = Scripted::new(&[(0, listing, ""), (0, "", "")]);
+        let read = read_pool(&exec, &root, &label(), &is_autosnap, (&mut cache, NOW)).unwrap();
+        assert_eq!(
+            read.mode,
+            ReadMode::ByDataset {
+                relisted: 1,
+                fetched: 0
+            }
+        );
+        assert!(read.datasets[2].snapshots.is_empty());
+    }
+
+    #[test]
+    fn without_snapshots_changed_the_fast_listing_runs_and_fetches_unknown_policy_snapshots() {
         let mut cache = warm_cache();
         let root: DatasetName = "snapexp".parse().unwrap();
         let fast = fixture(include_str!("../tests/fixtures/list_fast.txt"));
         let got = fixture(include_str!("../tests/fixtures/get_creation.txt"));
-        let exec = Scripted::new(&[(0, &fast, ""), (0, &got, "")]);
+        let exec = Scripted::new(&[(2, "", NO_PROPERTY), (0, &fast, ""), (0, &got, "")]);
         let read = read_pool(&exec, &root, &[], &is_autosnap, (&mut cache, NOW)).unwrap();
         assert_eq!(read.mode, ReadMode::Fast { fetched: 2 });
-        assert_eq!(read.processes, 2);
-        let argv = &exec.argvs()[1];
+        assert_eq!(
+            read.processes, 3,
+            "failed dataset listing, fast listing, one get"
+        );
+        assert_eq!(exec.argvs()[1], fast_spec(&root).argv());
+        let argv = &exec.argvs()[2];
         assert_eq!(
             &argv[..7],
             [
@@ -673,6 +1103,7 @@ mod tests {
         let full = fixture(include_str!("../tests/fixtures/list_state.txt"));
         // A snapshot destroyed between the listing and the `zfs get`.
         let exec = Scripted::new(&[
+            (2, "", NO_PROPERTY),
             (0, &fast, ""),
             (0, &props, ""),
             (1, "", "cannot open 'snapexp/a@x': dataset does not exist\n"),
@@ -680,7 +1111,7 @@ mod tests {
         ]);
         let mut cache = warm_cache();
         let read = read_pool(&exec, &root, &label(), &is_autosnap, (&mut cache, NOW)).unwrap();
-        assert_eq!((read.mode, read.processes), (ReadMode::Full, 4));
-        assert_eq!(exec.argvs()[3], state_spec(&root, &label()).argv());
+        assert_eq!((read.mode, read.processes), (ReadMode::Full, 5));
+        assert_eq!(exec.argvs()[4], state_spec(&root, &label()).argv());
     }
 }

@@ -13,6 +13,7 @@ pub mod ops;
 pub mod origin;
 pub mod parse;
 pub mod props;
+pub mod snapshots_changed;
 pub mod status;
 pub mod zpool;
 

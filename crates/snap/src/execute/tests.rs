@@ -221,22 +221,64 @@ fn a_held_snapshot_is_kept_and_the_rest_of_the_batch_destroyed() {
 }
 
 #[test]
-fn created_snapshots_report_their_guid_and_creation_even_above_i64_max() {
+fn created_snapshots_report_their_guid_txg_and_creation_even_above_i64_max() {
     let ok = fixture(include_str!("../../tests/fixtures/program_create_ok.txt"));
     let r = lua::parse_result(&ok).unwrap();
-    let got: Vec<(&str, u64, i64)> = r
+    let got: Vec<(&str, u64, u64, i64)> = r
         .created
         .iter()
-        .map(|c| (c.name.as_str(), c.guid.0, c.creation))
+        .map(|c| (c.name.as_str(), c.guid.0, c.createtxg.0, c.creation))
         .collect();
-    // The second guid was printed as -1627098565656081102 (Lua integers are signed).
+    // The second guid was printed as -272039965904652472 (Lua integers are signed).
     assert_eq!(
         got,
         [
-            ("snapexp/a@c5", 3_724_098_942_054_328_460, 1_795_296_422),
-            ("snapexp/b@c5", 16_819_645_508_053_470_514, 1_795_296_422)
+            ("snapexp/a@c5", 4_304_056_258_590_344_271, 18, 1_795_206_103),
+            (
+                "snapexp/b@c5",
+                18_174_704_107_804_899_144,
+                18,
+                1_795_206_103
+            )
         ]
     );
+    // Both datasets' snapshot lists changed, read before and after in the transaction.
+    let changed: Vec<(&str, Option<u64>, Option<u64>)> = r
+        .changed
+        .iter()
+        .map(|c| (c.dataset.as_str(), c.before, c.after))
+        .collect();
+    assert_eq!(
+        changed,
+        [
+            ("snapexp/a", Some(1_795_206_101), Some(1_795_206_103)),
+            ("snapexp/b", Some(1_795_206_101), Some(1_795_206_103))
+        ]
+    );
+}
+
+#[test]
+fn a_program_that_only_destroys_reports_the_changed_lists_too() {
+    let ok = fixture(include_str!("../../tests/fixtures/program_destroy_ok.txt"));
+    let r = lua::parse_result(&ok).unwrap();
+    assert!(r.created.is_empty());
+    let changed: Vec<(&str, Option<u64>, Option<u64>)> = r
+        .changed
+        .iter()
+        .map(|c| (c.dataset.as_str(), c.before, c.after))
+        .collect();
+    assert_eq!(
+        changed,
+        [
+            ("snapexp/a", Some(1_795_206_103), Some(1_795_206_105)),
+            ("snapexp/b", Some(1_795_206_104), Some(1_795_206_105))
+        ]
+    );
+    // A dataset that never had a snapshot reads 0 in a program: no value.
+    let never = r#"{"return":{"ok":true,"phase":"apply","failures":{},"changed":{"1":{"dataset":"p/a","before":0,"after":7}}}}"#;
+    let r = lua::parse_result(never).unwrap();
+    assert_eq!(r.changed[0].before, None);
+    assert_eq!(r.changed[0].after, Some(7));
 }
 
 #[test]
