@@ -763,8 +763,7 @@ mod tests {
             ]
         );
         assert!(matches!(
-            parse_datasets("p	1	soon
-        ", &[]),
+            parse_datasets("p\t1\tsoon\n", &[]),
             Err(ParseError::BadValue { column, .. }) if column == "snapshots_changed"
         ));
     }
