@@ -56,12 +56,11 @@ pub use zferry_zfs::LIST_TIMEOUT;
 
 /// `zfs list -H -p -o <STATE_COLUMNS>[,props] -t filesystem,volume,snapshot -r <root>`.
 pub fn state_spec(root: &DatasetName, user_props: &[UserPropName]) -> CommandSpec {
-    let columns: Vec<&str> = STATE_COLUMNS
-        .iter()
-        .copied()
-        .chain(user_props.iter().map(UserPropName::as_str))
-        .collect();
-    list_spec(root, &columns.join(","), "filesystem,volume,snapshot")
+    list_spec(
+        root,
+        &with_props(&STATE_COLUMNS, user_props),
+        "filesystem,volume,snapshot",
+    )
 }
 
 /// `zfs list -H -p -o name,guid,createtxg -t filesystem,volume,snapshot -r <root>`.
@@ -71,10 +70,21 @@ pub fn fast_spec(root: &DatasetName) -> CommandSpec {
 
 /// `zfs list -H -p -o name,<props> -t filesystem,volume -r <root>`: datasets only.
 pub fn props_spec(root: &DatasetName, user_props: &[UserPropName]) -> CommandSpec {
-    let columns: Vec<&str> = std::iter::once("name")
+    list_spec(
+        root,
+        &with_props(&["name"], user_props),
+        "filesystem,volume",
+    )
+}
+
+/// `native` columns, then the user properties, comma-separated.
+fn with_props(native: &[&str], user_props: &[UserPropName]) -> String {
+    let columns: Vec<&str> = native
+        .iter()
+        .copied()
         .chain(user_props.iter().map(UserPropName::as_str))
         .collect();
-    list_spec(root, &columns.join(","), "filesystem,volume")
+    columns.join(",")
 }
 
 fn list_spec(root: &DatasetName, columns: &str, types: &str) -> CommandSpec {
@@ -90,12 +100,11 @@ pub const DATASET_COLUMNS: [&str; 3] = ["name", "guid", "snapshots_changed"];
 
 /// `zfs list -H -p -o name,guid,snapshots_changed[,props] -t filesystem,volume -r <root>`.
 pub fn datasets_spec(root: &DatasetName, user_props: &[UserPropName]) -> CommandSpec {
-    let columns: Vec<&str> = DATASET_COLUMNS
-        .iter()
-        .copied()
-        .chain(user_props.iter().map(UserPropName::as_str))
-        .collect();
-    list_spec(root, &columns.join(","), "filesystem,volume")
+    list_spec(
+        root,
+        &with_props(&DATASET_COLUMNS, user_props),
+        "filesystem,volume",
+    )
 }
 
 /// `zfs list -H -p -o name,guid,createtxg -t snapshot -d 1 <dataset…>`: the snapshots of
@@ -157,16 +166,9 @@ pub fn parse_state_stamped(
         let creation: i64 = f[4].parse().map_err(|e| bad(4, format!("{e}")))?;
         match (name, kind) {
             (ObjectName::Dataset(name), ObjectType::Filesystem | ObjectType::Volume) => {
-                let changed = match f[6] {
-                    "-" => None,
-                    v => Some(v.parse::<u64>().map_err(|e| bad(6, format!("{e}")))?),
-                };
+                let changed = changed_value(f[6]).map_err(|e| bad(6, e))?;
                 stamps.insert(name.clone(), Stamp { guid, changed });
-                let props = user_props
-                    .iter()
-                    .zip(&f[STATE_COLUMNS.len()..])
-                    .map(|(p, v)| (p.as_str().to_owned(), (*v != "-").then(|| (*v).to_owned())))
-                    .collect();
+                let props = user_values(user_props, &f[STATE_COLUMNS.len()..]);
                 datasets.insert(
                     name.clone(),
                     DatasetState {
@@ -281,15 +283,8 @@ pub fn parse_datasets(
         };
         let name: DatasetName = f[0].parse().map_err(|e| bad(0, format!("{e}")))?;
         let guid: Guid = f[1].parse().map_err(|e| bad(1, format!("{e}")))?;
-        let changed = match f[2] {
-            "-" => None,
-            v => Some(v.parse::<u64>().map_err(|e| bad(2, format!("{e}")))?),
-        };
-        let props = user_props
-            .iter()
-            .zip(&f[DATASET_COLUMNS.len()..])
-            .map(|(p, v)| (p.as_str().to_owned(), (*v != "-").then(|| (*v).to_owned())))
-            .collect();
+        let changed = changed_value(f[2]).map_err(|e| bad(2, e))?;
+        let props = user_values(user_props, &f[DATASET_COLUMNS.len()..]);
         stamps.insert(name.clone(), Stamp { guid, changed });
         datasets.push(DatasetState {
             name,
@@ -337,11 +332,7 @@ pub fn parse_props(
             value: f[0].to_owned(),
             reason: format!("{e}"),
         })?;
-        let props = user_props
-            .iter()
-            .zip(&f[1..])
-            .map(|(p, v)| (p.as_str().to_owned(), (*v != "-").then(|| (*v).to_owned())))
-            .collect();
+        let props = user_values(user_props, &f[1..]);
         out.insert(name, props);
     }
     Ok(out)
@@ -375,6 +366,23 @@ pub fn parse_creation(stdout: &str) -> Result<BTreeMap<SnapshotName, Entry>, Par
             }),
         })
         .collect()
+}
+
+/// Each user property's value in `fields` (same order); `-` (unset) is `None`.
+fn user_values(user_props: &[UserPropName], fields: &[&str]) -> BTreeMap<String, Option<String>> {
+    user_props
+        .iter()
+        .zip(fields)
+        .map(|(p, v)| (p.as_str().to_owned(), (*v != "-").then(|| (*v).to_owned())))
+        .collect()
+}
+
+/// A `snapshots_changed` field: `-` (the dataset never had a snapshot) is `None`.
+fn changed_value(field: &str) -> Result<Option<u64>, String> {
+    match field {
+        "-" => Ok(None),
+        v => v.parse().map(Some).map_err(|e| format!("{e}")),
+    }
 }
 
 /// The non-empty lines of `-H` output split on tabs, each with its 1-based line number and

@@ -243,13 +243,8 @@ fn created_snapshots_report_their_guid_txg_and_creation_even_above_i64_max() {
         ]
     );
     // Both datasets' snapshot lists changed, read before and after in the transaction.
-    let changed: Vec<(&str, Option<u64>, Option<u64>)> = r
-        .changed
-        .iter()
-        .map(|c| (c.dataset.as_str(), c.before, c.after))
-        .collect();
     assert_eq!(
-        changed,
+        changes(&r),
         [
             ("snapexp/a", Some(1_795_206_101), Some(1_795_206_103)),
             ("snapexp/b", Some(1_795_206_101), Some(1_795_206_103))
@@ -257,18 +252,21 @@ fn created_snapshots_report_their_guid_txg_and_creation_even_above_i64_max() {
     );
 }
 
+/// (dataset, before, after) of each `snapshots_changed` report.
+fn changes(r: &lua::ProgramResult) -> Vec<(&str, Option<u64>, Option<u64>)> {
+    r.changed
+        .iter()
+        .map(|c| (c.dataset.as_str(), c.before, c.after))
+        .collect()
+}
+
 #[test]
 fn a_program_that_only_destroys_reports_the_changed_lists_too() {
     let ok = fixture(include_str!("../../tests/fixtures/program_destroy_ok.txt"));
     let r = lua::parse_result(&ok).unwrap();
     assert!(r.created.is_empty());
-    let changed: Vec<(&str, Option<u64>, Option<u64>)> = r
-        .changed
-        .iter()
-        .map(|c| (c.dataset.as_str(), c.before, c.after))
-        .collect();
     assert_eq!(
-        changed,
+        changes(&r),
         [
             ("snapexp/a", Some(1_795_206_103), Some(1_795_206_105)),
             ("snapexp/b", Some(1_795_206_104), Some(1_795_206_105))
