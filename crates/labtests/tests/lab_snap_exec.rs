@@ -15,7 +15,7 @@ use zferry_snap::execute::{ChannelPrograms, ExecOptions, ExecuteError, Method, e
 use zferry_snap::guest::{self, GuestContext};
 use zferry_snap::model::{Create, Destroy, Plan};
 use zferry_snap::state;
-use zferry_zfs::{DatasetName, UserPropName};
+use zferry_zfs::{DatasetName, Guid, UserPropName};
 
 /// Counts the processes a run spawns.
 #[derive(Debug)]
@@ -54,9 +54,11 @@ fn create(s: &str) -> Create {
     }
 }
 
-fn destroy(s: &str) -> Destroy {
+/// A planned destroy of `s` with the guid it has now (0 when it does not exist).
+fn destroy(pool: &TestPool, s: &str) -> Destroy {
     Destroy {
         snapshot: s.parse().unwrap(),
+        guid: guid(pool, s),
         period: zferry_config::Period::Hourly,
         reason: "prune (test)".into(),
     }
@@ -76,6 +78,14 @@ fn createtxg(pool: &TestPool, snaps: &[String]) -> Vec<u64> {
         })
         .collect();
     snaps.iter().map(|s| by_name[s.as_str()]).collect()
+}
+
+fn guid(pool: &TestPool, name: &str) -> Guid {
+    let out = pool.run("zfs", &["get", "-H", "-p", "-o", "value", "guid", name]);
+    if !out.success() {
+        return Guid(0);
+    }
+    Guid(out.stdout_lossy().trim().parse().unwrap())
 }
 
 fn exists(pool: &TestPool, name: &str) -> bool {
@@ -116,7 +126,10 @@ fn prop(pool: &TestPool, ds: &str, p: &str) -> String {
 fn plan_of(pool: &TestPool, creates: &[&str], destroys: &[&str]) -> Plan {
     Plan {
         create: creates.iter().map(|s| create(&pool.ds(s))).collect(),
-        destroy: destroys.iter().map(|s| destroy(&pool.ds(s))).collect(),
+        destroy: destroys
+            .iter()
+            .map(|s| destroy(pool, &pool.ds(s)))
+            .collect(),
         ..Plan::default()
     }
 }
@@ -243,6 +256,42 @@ fn destroys_batch_in_one_program_keeps_held_snapshots_and_a_clone_refuses_all() 
     );
     assert_eq!(snapshots_of(&pool, &pool.ds("a")), ["2", "3"]);
     assert_eq!(exec.take(), 1);
+}
+
+#[test]
+fn a_snapshot_recreated_under_a_planned_name_is_kept_by_its_guid() {
+    let pool = TestPool::create("snx", "128M");
+    pool.setup("fs a\nsnap a@1\nsnap a@2\nsnap a@3\n");
+    // The plan was made when a@2 was another snapshot: another tool destroyed it and took a
+    // new one under the same name since (the guid tells them apart, the name cannot).
+    let mut plan = plan_of(&pool, &[], &["a@1", "a@2"]);
+    pool.run_ok("zfs", &["destroy", &pool.ds("a@2")]);
+    pool.run_ok("zfs", &["snapshot", &pool.ds("a@2")]);
+    let now = guid(&pool, &pool.ds("a@2"));
+    assert_ne!(now, plan.destroy[1].guid);
+    let exec = Counting::new();
+    let dry = ExecOptions {
+        dry_run: true,
+        ..ExecOptions::default()
+    };
+    for opts in [dry, ExecOptions::default()] {
+        let out = execute(&exec, &plan, &opts);
+        assert!(out[0].error.is_none(), "{:?}", out[0].error);
+        let report = &out[0].report;
+        assert_eq!(report.destroyed, [plan.destroy[0].snapshot.clone()]);
+        assert_eq!(report.replaced.len(), 1, "{report:?}");
+        assert_eq!(report.replaced[0].name, pool.ds("a@2"));
+        assert_eq!(report.replaced[0].guid, now);
+        assert_eq!(exec.take(), 1);
+    }
+    assert_eq!(snapshots_of(&pool, &pool.ds("a")), ["3", "2"]);
+
+    // With the guid it has now, the same name is destroyed.
+    plan.destroy = vec![destroy(&pool, &pool.ds("a@2"))];
+    let out = execute(&exec, &plan, &ExecOptions::default());
+    assert!(out[0].error.is_none(), "{:?}", out[0].error);
+    assert!(out[0].report.replaced.is_empty());
+    assert_eq!(snapshots_of(&pool, &pool.ds("a")), ["3"]);
 }
 
 #[test]

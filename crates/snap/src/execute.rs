@@ -26,7 +26,7 @@ use zferry_exec::{CommandSpec, Executor, Output};
 use zferry_zfs::{CommandFailure, DatasetName, PoolName, SnapshotName, ZfsError, ZfsErrorKind};
 
 use crate::lua::{
-    self, Batch, Created, Held, Limits, ListChange, Mode, OpFailure, PropSet, ResultError,
+    self, Batch, Created, Held, Limits, ListChange, Mode, OpFailure, PropSet, Replaced, ResultError,
 };
 use crate::model::{Destroy, Plan};
 use crate::progress::{NoProgress, Progress, Step};
@@ -83,6 +83,9 @@ pub struct PoolReport {
     /// Destroys skipped because the snapshot has user holds (checked by the program in the
     /// transaction that destroys).
     pub held: Vec<Held>,
+    /// Destroys skipped because another snapshot now has the name: its guid is not the one
+    /// the plan saw (checked by the program in the transaction that destroys).
+    pub replaced: Vec<Replaced>,
     /// guid and creation of the snapshots the programs created, for the snapshot cache.
     #[serde(skip)]
     pub learned: Vec<Created>,
@@ -107,13 +110,16 @@ impl PoolReport {
         } else {
             ("created", "destroyed")
         };
-        let held = if self.held.is_empty() {
-            String::new()
-        } else {
-            format!(", {} kept (held)", self.held.len())
-        };
+        let mut kept = String::new();
+        if !self.held.is_empty() {
+            kept = format!(", {} kept (held)", self.held.len());
+        }
+        if !self.replaced.is_empty() {
+            let n = self.replaced.len();
+            kept = format!("{kept}, {n} kept (re-created since listed)");
+        }
         format!(
-            "{} snapshots {made}, {} {gone}{held}, {} zfs processes after the listing, {:.1}s",
+            "{} snapshots {made}, {} {gone}{kept}, {} zfs processes after the listing, {:.1}s",
             self.created.len(),
             self.destroyed.len(),
             self.processes,
@@ -284,6 +290,7 @@ pub fn execute_pool(
             destroyed: Vec::new(),
             missing: Vec::new(),
             held: Vec::new(),
+            replaced: Vec::new(),
             learned: Vec::new(),
             list_changes: Vec::new(),
             properties_set: 0,
@@ -444,12 +451,12 @@ impl PoolRun<'_> {
         if work.rounds.is_empty() && work.props.is_empty() && work.destroys.is_empty() {
             return Ok(());
         }
-        let doomed: Vec<SnapshotName> = work.destroys.iter().map(|d| d.snapshot.clone()).collect();
+        let doomed = work.destroys.as_slice();
         if self.report.method == Method::ChannelProgram {
             let ran = if self.opts.dry_run {
-                self.check_program(work, &doomed)?
+                self.check_program(work, doomed)?
             } else {
-                self.programs(work, &doomed)?
+                self.programs(work, doomed)?
             };
             match ran {
                 None => return Ok(()),
@@ -459,14 +466,14 @@ impl PoolRun<'_> {
         }
         self.fallback_creates(work)?;
         self.announce(&work.destroys);
-        self.fallback_destroys(&doomed)
+        self.fallback_destroys(doomed)
     }
 
     /// Dry run: one read-only program checks every round's creates and every destroy.
     fn check_program(
         &mut self,
         work: &PoolWork,
-        doomed: &[SnapshotName],
+        doomed: &[Destroy],
     ) -> Result<Option<String>, ExecuteError> {
         let first: &[SnapshotName] = work.rounds.first().map_or(&[], Vec::as_slice);
         let later: Vec<SnapshotName> = work.rounds.iter().skip(1).flatten().cloned().collect();
@@ -498,7 +505,7 @@ impl PoolRun<'_> {
     fn programs(
         &mut self,
         work: &PoolWork,
-        doomed: &[SnapshotName],
+        doomed: &[Destroy],
     ) -> Result<Option<String>, ExecuteError> {
         let no_creates: [Vec<SnapshotName>; 1] = [Vec::new()];
         let rounds: &[Vec<SnapshotName>] = if work.rounds.is_empty() {
@@ -585,7 +592,7 @@ impl PoolRun<'_> {
     fn take_destroys(
         &mut self,
         result: Option<lua::DestroyResult>,
-        doomed: &[SnapshotName],
+        doomed: &[Destroy],
     ) -> Result<(), ExecuteError> {
         if doomed.is_empty() {
             return Ok(());
@@ -606,6 +613,12 @@ impl PoolRun<'_> {
                 "kept: the snapshot has user holds");
         }
         self.report.held.extend(r.held.iter().cloned());
+        for x in &r.replaced {
+            tracing::warn!(pool = %self.report.pool, snapshot = %x.name, guid = %x.guid,
+                "kept: another snapshot was created under this name since the state was read; \
+                 it is listed again on the next run");
+        }
+        self.report.replaced.extend(r.replaced.iter().cloned());
         if !r.ok {
             let (pool, failures) = (self.pool(), r.failures);
             return Err(if r.applied {
@@ -625,8 +638,10 @@ impl PoolRun<'_> {
         self.report.destroyed.extend(
             doomed
                 .iter()
+                .map(|d| &d.snapshot)
                 .filter(|n| !r.missing.iter().any(|m| m == n.as_str()))
                 .filter(|n| !r.held.iter().any(|h| h.name == n.as_str()))
+                .filter(|n| !r.replaced.iter().any(|x| x.name == n.as_str()))
                 .cloned(),
         );
         Ok(())
@@ -667,8 +682,10 @@ impl PoolRun<'_> {
     }
 
     /// `zfs destroy ds@a,b,c`, one process per dataset; keeps going after a failure and
-    /// returns the first one.
-    fn fallback_destroys(&mut self, names: &[SnapshotName]) -> Result<(), ExecuteError> {
+    /// returns the first one. By name: unlike the program, plain commands cannot check the
+    /// guid in the transaction that destroys (the state read just before is what they trust).
+    fn fallback_destroys(&mut self, doomed: &[Destroy]) -> Result<(), ExecuteError> {
+        let names: Vec<&SnapshotName> = doomed.iter().map(|d| &d.snapshot).collect();
         if names.is_empty() {
             return Ok(());
         }
@@ -677,7 +694,7 @@ impl PoolRun<'_> {
             self.report
                 .notes
                 .push("dry run without channel programs: nothing was checked by ZFS".into());
-            self.report.destroyed.extend(names.iter().cloned());
+            self.report.destroyed.extend(names.into_iter().cloned());
             return Ok(());
         }
         self.command_step("destroy", names.len());

@@ -23,17 +23,21 @@ use serde_json::Value;
 use zferry_exec::CommandSpec;
 use zferry_zfs::{DatasetName, Guid, PoolName, SnapshotName, Txg};
 
+use crate::model::Destroy;
+
 /// Creates snapshots, sets properties and destroys snapshots: creates all or nothing, then
 /// destroys all or nothing, destroys only after every create succeeded.
 ///
-/// `argv`: `mode nsnap snap… nprop (dataset property value)… ncheck name… ndestroy snap…`
+/// `argv`: `mode nsnap snap… nprop (dataset property value)… ncheck name… ndestroy (snap guid)…`
 /// where the `check` list holds snapshots a later program of the same run will create
-/// (checked, not created: ZFS takes at most one snapshot of a dataset per transaction group).
-/// Destroys of snapshots that no longer exist are reported as `missing`, not as failures;
-/// snapshots with user holds (`userrefs` > 0, read in the same transaction) are kept and
-/// reported as `held`, so a hold placed after the state was read still protects. The result
-/// carries a `destroy` table only when destroys were asked for and reached, and, after an
-/// apply, the `guid`, `createtxg` and `creation` of every snapshot created and, for every
+/// (checked, not created: ZFS takes at most one snapshot of a dataset per transaction group),
+/// and each destroy carries the guid the plan saw (signed decimal: Lua integers are signed
+/// 64-bit). Destroys of snapshots that no longer exist are reported as `missing`, not as
+/// failures; a snapshot whose guid is not the planned one (re-created under the same name
+/// since the read) is kept and reported as `replaced`; snapshots with user holds (a
+/// non-zero `userrefs`, read in the same transaction) are kept and reported as `held`, so a
+/// hold placed after the state was read still protects. The result carries a `destroy` table
+/// only when destroys were asked for and reached, and, after an apply, the `guid`, `createtxg` and `creation` of every snapshot created and, for every
 /// dataset whose snapshots it changed, `snapshots_changed` just before and just after its
 /// changes (the snapshot cache learns all this without another read; see
 /// [`crate::snap_cache`]).
@@ -59,7 +63,8 @@ local snaps = take(count("snapshot"))
 local nprop = count("property")
 local flat = take(nprop * 3)
 local later = take(count("check"))
-local doomed = take(count("destroy"))
+local ndestroy = count("destroy")
+local doomed = take(ndestroy * 2)
 if argv[i] ~= nil then error("zferry: extra program argument " .. i) end
 
 local failures = {}
@@ -96,10 +101,15 @@ if #failures > 0 then
   return {ok = false, phase = "check", failures = failures}
 end
 
-local gone, missing, refused, held = {}, {}, {}, {}
-for _, s in ipairs(doomed) do
-  if not zfs.exists(s) then
+local gone, missing, refused, held, replaced = {}, {}, {}, {}, {}
+for k = 1, ndestroy do
+  local s, want = doomed[2 * k - 1], doomed[2 * k]
+  local guid = nil
+  if zfs.exists(s) then guid = zfs.get_prop(s, "guid") end
+  if guid == nil then
     missing[#missing + 1] = s
+  elseif tostring(guid) ~= want then
+    replaced[#replaced + 1] = {name = s, guid = guid}
   else
     local refs = zfs.get_prop(s, "userrefs")
     if refs ~= nil and refs > 0 then
@@ -112,9 +122,9 @@ for _, s in ipairs(doomed) do
   end
 end
 local destroy = nil
-if #doomed > 0 then
+if ndestroy > 0 then
   destroy = {ok = #refused == 0, phase = "check", destroyed = 0, missing = missing,
-             held = held, failures = refused}
+             held = held, replaced = replaced, failures = refused}
 end
 if mode ~= "apply" then
   return {ok = true, phase = "check", snapshots = #snaps, properties = nprop,
@@ -162,7 +172,7 @@ if destroy ~= nil and destroy.ok then
     if e ~= 0 then dfail[#dfail + 1] = {op = "destroy", name = s, err = e} end
   end
   destroy = {ok = #dfail == 0, phase = "apply", destroyed = #gone, missing = missing,
-             held = held, failures = dfail}
+             held = held, replaced = replaced, failures = dfail}
 end
 local changed = {}
 for k, ds in ipairs(order) do
@@ -223,8 +233,8 @@ pub struct Batch<'a> {
     pub props: &'a [PropSet],
     /// Created by a later program of the run: only checked here.
     pub later: &'a [SnapshotName],
-    /// Destroyed after every create succeeded.
-    pub destroy: &'a [SnapshotName],
+    /// Destroyed after every create succeeded, each only if it still has the planned guid.
+    pub destroy: &'a [Destroy],
 }
 
 /// Program arguments of [`RUN_PROGRAM`].
@@ -238,11 +248,19 @@ pub fn run_args(mode: Mode, batch: &Batch<'_>) -> Vec<String> {
     args.push(batch.later.len().to_string());
     args.extend(batch.later.iter().map(ToString::to_string));
     args.push(batch.destroy.len().to_string());
-    args.extend(batch.destroy.iter().map(ToString::to_string));
+    for d in batch.destroy {
+        args.extend([d.snapshot.to_string(), lua_guid(d.guid)]);
+    }
     args
 }
 
-/// `zfs program -j [-n] -t <instr> -m <mem> <pool> - <args…>` with `source` on stdin.
+/// A guid as the program reads it back: Lua integers are signed 64-bit, so a guid above
+/// `i64::MAX` is its two's complement (what `tostring(zfs.get_prop(s, "guid"))` prints).
+fn lua_guid(guid: Guid) -> String {
+    guid.0.cast_signed().to_string()
+}
+
+/// `zfs program -j [-n] -t <instr> -m <mem> <pool> - -- <args…>` with `source` on stdin.
 pub fn program_spec(
     pool: &PoolName,
     source: &str,
@@ -261,6 +279,9 @@ pub fn program_spec(
         limits.memory.to_string(),
         pool.to_string(),
         "-".to_owned(),
+        // The program's own arguments follow: `zfs program` would read one starting with `-`
+        // (a negative guid, a property value) as an option of its own.
+        "--".to_owned(),
     ])
     .args(args)
     .stdin(source.as_bytes().to_vec())
@@ -361,6 +382,17 @@ pub struct DestroyResult {
     pub missing: Vec<String>,
     /// Snapshots kept because they have user holds (not a failure).
     pub held: Vec<Held>,
+    /// Snapshots kept because their guid is not the planned one: another snapshot was
+    /// created under the same name since the state was read (not a failure).
+    pub replaced: Vec<Replaced>,
+}
+
+/// A snapshot the program kept because it is not the one the plan meant to destroy.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Replaced {
+    pub name: String,
+    /// The guid it has now.
+    pub guid: Guid,
 }
 
 /// `zfs program -j` printed something this parser does not understand.
@@ -410,12 +442,29 @@ pub fn parse_result(stdout: &str) -> Result<ProgramResult, ResultError> {
                 })
                 .collect::<Result<Vec<_>, &str>>()
                 .map_err(bad)?;
+            let replaced = lua_array(d.get("replaced"))
+                .map_err(|e| bad(&e))?
+                .into_iter()
+                .map(|r| {
+                    Ok(Replaced {
+                        name: text_field(r, "name")?,
+                        guid: Guid(
+                            r.get("guid")
+                                .and_then(Value::as_i64)
+                                .ok_or("replaced entry without a guid")?
+                                .cast_unsigned(),
+                        ),
+                    })
+                })
+                .collect::<Result<Vec<_>, &str>>()
+                .map_err(bad)?;
             Some(DestroyResult {
                 ok,
                 applied,
                 failures,
                 missing,
                 held,
+                replaced,
             })
         }
     };
@@ -544,6 +593,15 @@ mod tests {
         s.parse().unwrap()
     }
 
+    fn doomed(s: &str, guid: u64) -> Destroy {
+        Destroy {
+            snapshot: snap(s),
+            guid: Guid(guid),
+            period: zferry_config::Period::Hourly,
+            reason: "test".into(),
+        }
+    }
+
     #[test]
     fn args_are_counted_lists_never_lua_text() {
         let props = [PropSet {
@@ -553,7 +611,7 @@ mod tests {
         }];
         let create = [snap("tank/a@x"), snap("tank/b@x")];
         let later = [snap("tank/a@y")];
-        let destroy = [snap("tank/b@old")];
+        let destroy = [doomed("tank/b@old", 7), doomed("tank/b@older", u64::MAX)];
         let args = run_args(
             Mode::Apply,
             &Batch {
@@ -576,8 +634,11 @@ mod tests {
                 "pve1",
                 "1",
                 "tank/a@y",
-                "1",
-                "tank/b@old"
+                "2",
+                "tank/b@old",
+                "7",
+                "tank/b@older",
+                "-1"
             ]
         );
         assert!(!RUN_PROGRAM.contains("tank"));
@@ -596,7 +657,7 @@ mod tests {
                     create: &[],
                     props: &[],
                     later: &[],
-                    destroy: &[snap("tank/a@old")],
+                    destroy: &[doomed("tank/a@old", 42)],
                 },
             ),
         );
@@ -613,12 +674,14 @@ mod tests {
                 "10485760",
                 "tank",
                 "-",
+                "--",
                 "check",
                 "0",
                 "0",
                 "0",
                 "1",
-                "tank/a@old"
+                "tank/a@old",
+                "42"
             ]
         );
         assert_eq!(spec.stdin.as_deref(), Some(RUN_PROGRAM.as_bytes()));
@@ -641,6 +704,22 @@ mod tests {
             "destroy p/b@2: snapshot has dependent clones (errno 17)"
         );
         assert_eq!(d.missing, ["p/b@0"]);
+        assert!(d.replaced.is_empty());
+    }
+
+    #[test]
+    fn reads_replaced_snapshots_with_their_unsigned_guid() {
+        let out = r#"{"return":{"ok":true,"phase":"apply","destroy":{"ok":true,"phase":"apply","replaced":{"1":{"name":"p/b@1","guid":-2}},"failures":{}}}}"#;
+        let d = parse_result(out).unwrap().destroy.unwrap();
+        assert_eq!(
+            d.replaced,
+            [Replaced {
+                name: "p/b@1".into(),
+                guid: Guid(u64::MAX - 1)
+            }]
+        );
+        let bad = r#"{"return":{"ok":true,"phase":"apply","destroy":{"ok":true,"phase":"apply","replaced":{"1":{"name":"p/b@1"}}}}}"#;
+        assert!(parse_result(bad).is_err());
     }
 
     #[test]

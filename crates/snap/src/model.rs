@@ -60,6 +60,10 @@ pub struct Create {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Destroy {
     pub snapshot: SnapshotName,
+    /// The guid the plan saw under that name: the destroy happens only if the snapshot still
+    /// has it (a snapshot re-created under the same name since the read is not the one the
+    /// policy counted).
+    pub guid: Guid,
     /// The period it was counted in; for a `_stopped` snapshot, the period whose
     /// count × length is the policy's longest window (see `planner`).
     pub period: Period,

@@ -355,6 +355,7 @@ fn destroy_unless_protected(
     }
     out.destroy.push(Destroy {
         snapshot: snap.name.clone(),
+        guid: snap.guid,
         period,
         reason,
     });

@@ -81,6 +81,29 @@ fn keep_held(plan: &mut Plan, reports: &[PoolReport]) {
     }
 }
 
+/// Moves planned destroys that the program refused because another snapshot now has the name
+/// to the plan's notes, so the plan reported is the plan carried out.
+fn note_replaced(plan: &mut Plan, reports: &[PoolReport]) {
+    for x in reports.iter().flat_map(|r| &r.replaced) {
+        let Some(at) = plan
+            .destroy
+            .iter()
+            .position(|d| d.snapshot.as_str() == x.name)
+        else {
+            continue;
+        };
+        let d = plan.destroy.remove(at);
+        plan.notes.push(Note {
+            dataset: Some(d.snapshot.dataset()),
+            message: format!(
+                "not destroyed: {} has guid {} now, not the planned {} (re-created since the \
+                 state was read); its dataset is listed again on the next run",
+                d.snapshot, x.guid, d.guid
+            ),
+        });
+    }
+}
+
 /// Sets the hold counts the programs found on the snapshots they were asked to destroy.
 fn mark_holds<'a>(
     datasets: &mut [DatasetState],
@@ -137,6 +160,12 @@ fn save_caches(
             .cloned()
             .collect();
         cache.apply_run(&touched, &changes, &created, &destroyed);
+        // The remembered list named a snapshot that is not there any more under that guid.
+        for x in reports.iter().flat_map(|r| &r.replaced) {
+            if let Ok(name) = x.name.parse::<SnapshotName>() {
+                cache.forget(&name.dataset());
+            }
+        }
         for snap in datasets.iter().flat_map(|d| &d.snapshots) {
             if snap.name.pool() == pool
                 && let Some(h) = snap.holds
@@ -226,6 +255,7 @@ pub fn run_with(
         reports.push(outcome.report);
     }
     keep_held(&mut planned, &reports);
+    note_replaced(&mut planned, &reports);
     mark_holds(&mut input.datasets, &reports);
     save_caches(
         read.caches,

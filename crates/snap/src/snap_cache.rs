@@ -307,6 +307,11 @@ impl SnapCache {
         }
     }
 
+    /// Drops a dataset's remembered list, so the next run lists it.
+    pub fn forget(&mut self, dataset: &DatasetName) {
+        self.datasets.remove(dataset.as_str());
+    }
+
     /// Reads a cache file. A missing, unreadable or other-version file is an empty cache
     /// (the next read is a full listing), never an error: the cache only saves time.
     pub fn load(path: &Path) -> Self {

@@ -5,6 +5,7 @@ use std::sync::Mutex;
 use super::*;
 use crate::model::{Create, SetProperty};
 use crate::test_support::{Scripted, fixture};
+use zferry_zfs::Guid;
 
 fn create(s: &str) -> Create {
     Create {
@@ -14,9 +15,17 @@ fn create(s: &str) -> Create {
     }
 }
 
+/// A stand-in guid per name (the scripted outputs answer whatever guids were passed).
+fn guid_of(s: &str) -> Guid {
+    Guid(s.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
+    }))
+}
+
 fn destroy(s: &str) -> Destroy {
     Destroy {
         snapshot: s.parse().unwrap(),
+        guid: guid_of(s),
         period: zferry_config::Period::Hourly,
         reason: "prune: test".into(),
     }
@@ -80,13 +89,14 @@ fn two_rounds_take_two_programs_and_the_last_one_destroys() {
     assert_eq!(r.properties_set, 1);
     let seen = exec.seen.lock().unwrap();
     assert_eq!(
-        seen[0].0[..10],
+        seen[0].0[..11],
         [
-            "zfs", "program", "-j", "-t", "10000000", "-m", "10485760", "snapexp", "-", "apply"
+            "zfs", "program", "-j", "-t", "10000000", "-m", "10485760", "snapexp", "-", "--",
+            "apply"
         ]
     );
     assert_eq!(
-        seen[0].0[10..],
+        seen[0].0[11..],
         [
             "2",
             "snapexp/a@c5",
@@ -100,17 +110,20 @@ fn two_rounds_take_two_programs_and_the_last_one_destroys() {
             "0"
         ]
     );
+    let guid = |s: &str| guid_of(s).0.cast_signed().to_string();
     assert_eq!(
-        seen[1].0[9..],
+        seen[1].0[10..],
         [
-            "apply",
-            "1",
-            "snapexp/a@c6",
-            "0",
-            "0",
-            "2",
-            "snapexp/b@d1",
-            "snapexp/b@gone"
+            "apply".to_owned(),
+            "1".into(),
+            "snapexp/a@c6".into(),
+            "0".into(),
+            "0".into(),
+            "2".into(),
+            "snapexp/b@d1".into(),
+            guid("snapexp/b@d1"),
+            "snapexp/b@gone".into(),
+            guid("snapexp/b@gone")
         ]
     );
     for (_, stdin) in seen.iter() {
@@ -221,6 +234,40 @@ fn a_held_snapshot_is_kept_and_the_rest_of_the_batch_destroyed() {
 }
 
 #[test]
+fn a_snapshot_recreated_under_the_planned_name_is_kept_and_the_rest_destroyed() {
+    let out = fixture(include_str!(
+        "../../tests/fixtures/program_destroy_replaced.txt"
+    ));
+    let plan = Plan {
+        destroy: vec![destroy("snapexp/b@d2"), destroy("snapexp/b@d5")],
+        ..Plan::default()
+    };
+    let exec = Scripted::new(&[(0, &out, "")]);
+    let got = execute(&exec, &plan, &ExecOptions::default());
+    assert!(got[0].error.is_none(), "{:?}", got[0].error);
+    let r = &got[0].report;
+    let destroyed: Vec<&str> = r.destroyed.iter().map(SnapshotName::as_str).collect();
+    assert_eq!(destroyed, ["snapexp/b@d5"]);
+    // The guid it has now, printed as -5288885351640410534.
+    assert_eq!(
+        r.replaced,
+        [lua::Replaced {
+            name: "snapexp/b@d2".into(),
+            guid: Guid(13_157_858_722_069_141_082)
+        }]
+    );
+    assert!(r.summary().contains("1 kept (re-created since listed)"));
+    // Each destroy went to the program with the guid the plan saw, after a `--`.
+    let argv = &exec.argvs()[0];
+    let at = argv.iter().position(|a| a == "--").unwrap();
+    let d2 = guid_of("snapexp/b@d2").0.cast_signed().to_string();
+    assert_eq!(
+        argv[at + 5..at + 8],
+        ["2".to_owned(), "snapexp/b@d2".to_owned(), d2]
+    );
+}
+
+#[test]
 fn created_snapshots_report_their_guid_txg_and_creation_even_above_i64_max() {
     let ok = fixture(include_str!("../../tests/fixtures/program_create_ok.txt"));
     let r = lua::parse_result(&ok).unwrap();
@@ -229,16 +276,22 @@ fn created_snapshots_report_their_guid_txg_and_creation_even_above_i64_max() {
         .iter()
         .map(|c| (c.name.as_str(), c.guid.0, c.createtxg.0, c.creation))
         .collect();
-    // The second guid was printed as -272039965904652472 (Lua integers are signed).
+    // Both guids were printed negative (Lua integers are signed): -5772943756525248927 and
+    // -1143945721308300245.
     assert_eq!(
         got,
         [
-            ("snapexp/a@c5", 4_304_056_258_590_344_271, 18, 1_795_206_103),
+            (
+                "snapexp/a@c5",
+                12_673_800_317_184_302_689,
+                19,
+                1_795_334_118
+            ),
             (
                 "snapexp/b@c5",
-                18_174_704_107_804_899_144,
-                18,
-                1_795_206_103
+                17_302_798_352_401_251_371,
+                19,
+                1_795_334_118
             )
         ]
     );
@@ -246,8 +299,8 @@ fn created_snapshots_report_their_guid_txg_and_creation_even_above_i64_max() {
     assert_eq!(
         changes(&r),
         [
-            ("snapexp/a", Some(1_795_206_101), Some(1_795_206_103)),
-            ("snapexp/b", Some(1_795_206_101), Some(1_795_206_103))
+            ("snapexp/a", Some(1_795_334_115), Some(1_795_334_118)),
+            ("snapexp/b", Some(1_795_334_115), Some(1_795_334_118))
         ]
     );
 }
@@ -268,8 +321,8 @@ fn a_program_that_only_destroys_reports_the_changed_lists_too() {
     assert_eq!(
         changes(&r),
         [
-            ("snapexp/a", Some(1_795_206_103), Some(1_795_206_105)),
-            ("snapexp/b", Some(1_795_206_104), Some(1_795_206_105))
+            ("snapexp/a", Some(1_795_334_119), Some(1_795_334_123)),
+            ("snapexp/b", Some(1_795_334_122), Some(1_795_334_123))
         ]
     );
     // A dataset that never had a snapshot reads 0 in a program: no value.
@@ -382,22 +435,26 @@ fn dry_run_checks_every_round_and_destroy_in_one_read_only_program() {
     let argvs = exec.argvs();
     assert_eq!(argvs.len(), 1);
     assert_eq!(argvs[0][..4], ["zfs", "program", "-j", "-n"]);
+    assert_eq!(argvs[0][10], "--");
+    let guid = |s: &str| guid_of(s).0.cast_signed().to_string();
     assert_eq!(
-        argvs[0][10..],
+        argvs[0][11..],
         [
-            "check",
-            "2",
-            "snapexp/a@c5",
-            "snapexp/b@c5",
-            "1",
-            "snapexp/b",
-            "label:running",
-            "zferry-lab",
-            "1",
-            "snapexp/a@c6",
-            "2",
-            "snapexp/b@d1",
-            "snapexp/b@gone"
+            "check".to_owned(),
+            "2".into(),
+            "snapexp/a@c5".into(),
+            "snapexp/b@c5".into(),
+            "1".into(),
+            "snapexp/b".into(),
+            "label:running".into(),
+            "zferry-lab".into(),
+            "1".into(),
+            "snapexp/a@c6".into(),
+            "2".into(),
+            "snapexp/b@d1".into(),
+            guid("snapexp/b@d1"),
+            "snapexp/b@gone".into(),
+            guid("snapexp/b@gone")
         ]
     );
     let r = &out[0].report;
