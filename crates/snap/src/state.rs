@@ -23,7 +23,7 @@
 //! Space columns are never read: they cost time on pools with many snapshots and nothing
 //! here uses them.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use zferry_exec::{CommandSpec, Executor};
 use zferry_zfs::{
@@ -610,7 +610,9 @@ fn by_dataset(
                 .or_default()
                 .push(snap);
         }
-        for ds in datasets.iter_mut().filter(|d| stale.contains(&d.name)) {
+        // A set: a pool can hold tens of thousands of datasets.
+        let relist: BTreeSet<&DatasetName> = stale.iter().collect();
+        for ds in datasets.iter_mut().filter(|d| relist.contains(&d.name)) {
             let mut snaps = by_dataset.remove(&ds.name).unwrap_or_default();
             snaps.sort_by_key(|s| s.createtxg);
             ds.snapshots = snaps;
