@@ -97,8 +97,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         }
         ["ingest", archive, dir] => {
             let (_, stream) = zferry_vma::open_path(Path::new(archive))?;
-            let stream = zferry_backup::readahead::Readahead::new(stream);
-            let mut reader = VmaReader::new(stream)?;
+            let mut reader = zferry_vma::PrefetchReader::spawn(stream)?;
             let mut created = Vec::new();
             let devices =
                 zferry_backup::sync_images(&mut reader, Path::new(dir), None, &mut created, None)?;

@@ -40,7 +40,7 @@ use serde::Serialize;
 use zferry_blocksync::{BlockSink, Report as SyncReport};
 use zferry_exec::Executor;
 use zferry_progress::{Meter, Progress};
-use zferry_vma::{VmaReader, ops::image_file_name};
+use zferry_vma::{ClusterSource, PrefetchReader, ops::image_file_name};
 use zferry_zfs::{DatasetName, ObjectName, SnapshotName, ZfsObject};
 
 use crate::error::{Error, Undo, io_err};
@@ -411,7 +411,9 @@ fn write_backup(
     report: &mut IngestReport,
 ) -> Result<(), Error> {
     let (_, stream) = zferry_vma::open_path_metered(file, Some(Arc::clone(meter)))?;
-    let mut reader = VmaReader::new(crate::readahead::Readahead::new(stream))?;
+    // Decompression and the archive's checks on their own thread, handing whole extents over
+    // without a copy, while this thread compares and writes.
+    let mut reader = PrefetchReader::spawn(stream)?;
     let header = reader.header().clone();
     for c in &header.configs {
         layout::check_blob_name(&c.name)?;
@@ -482,16 +484,14 @@ pub(crate) fn remove_if_present(path: &Path) -> Result<(), Error> {
     }
 }
 
-/// Removes images and configs of the previous backup that this archive no longer has (a
-/// detached disk, a deleted firewall config), so each snapshot holds exactly its backup.
 /// Streams every cluster of `reader` into `dir/disk-<devname>.raw` through a
 /// [`BlockSink`] per device: only 4 KiB blocks that differ from the image already there are
 /// written (zero blocks become holes), images are created or resized to the device size, and
 /// synced to disk at the end. New files are recorded in `created`. This is the whole data
 /// path of an ingest; it needs no ZFS (the ingest benchmark runs it on plain files).
 /// `meter` counts compared and written bytes (per applied run of blocks).
-pub fn sync_images<R: std::io::Read>(
-    reader: &mut VmaReader<R>,
+pub fn sync_images(
+    reader: &mut impl ClusterSource,
     dir: &Path,
     cancel: Option<&AtomicBool>,
     created: &mut Vec<PathBuf>,
@@ -561,6 +561,8 @@ pub fn sync_images<R: std::io::Read>(
     Ok(devices)
 }
 
+/// Removes images and configs of the previous backup that this archive no longer has (a
+/// detached disk, a deleted firewall config), so each snapshot holds exactly its backup.
 fn remove_stale(dir: &Path, now: &Manifest) -> Result<(), Error> {
     let Ok(prev) = Manifest::read(dir) else {
         return Ok(());

@@ -1,7 +1,8 @@
 //! Decompression on its own thread: a reader that a background thread fills with 1 MiB
 //! chunks of the decompressed archive (at most a few chunks ahead), so zstd/gzip/lzop
-//! decompression overlaps with the block compare and the target's reads and writes of the
-//! ingest instead of alternating with them. Errors of the inner reader are passed on in
+//! decompression overlaps with the file compare and writes of an LXC ingest instead of
+//! alternating with them. (A VMA ingest uses `zferry_vma::PrefetchReader`, which also avoids
+//! this reader's copy.) Errors of the inner reader are passed on in
 //! order; dropping the reader stops the thread at its next chunk.
 
 use std::io::{self, Read};

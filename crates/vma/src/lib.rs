@@ -5,6 +5,8 @@
 //!   64 KiB cluster at a time with its zero-block mask, so consumers can write
 //!   changed blocks without buffering images. Every structural rule is checked
 //!   and a violation is a [`VmaError`] carrying the exact stream offset.
+//!   [`PrefetchReader`] runs the same reader on its own thread and hands whole extents
+//!   over without copying them (decompression overlaps with the caller's work).
 //! * [`open_path`]/[`decompress`] undo zstd, gzip or lzop in-process.
 //! * [`VmaWriter`] writes archives PVE's `vma`/`qmrestore` can read.
 //! * [`ops`] offers `list`, `config`, `verify` and `extract` with the meaning
@@ -44,12 +46,14 @@ pub mod format;
 pub mod header;
 pub mod lzo;
 pub mod ops;
+pub mod prefetch;
 pub mod reader;
 pub mod writer;
 
 pub use compress::{Compression, VmaStream, decompress, open_path, open_path_metered};
 pub use error::{ExtractError, OpenError, VmaError, WriteError};
 pub use header::{ConfigBlob, DevId, Device, Header, HeaderSpec};
-pub use reader::{Cluster, VmaReader};
+pub use prefetch::PrefetchReader;
+pub use reader::{Cluster, ClusterSource, VmaReader};
 pub use uuid::Uuid;
 pub use writer::VmaWriter;

@@ -89,7 +89,7 @@ impl<'a> Cluster<'a> {
 
 /// Validated blockinfo of the current extent.
 #[derive(Debug, Clone, Copy)]
-struct Slot {
+pub(crate) struct Slot {
     dev_id: DevId,
     cluster_num: u32,
     mask: u16,
@@ -196,14 +196,28 @@ impl<R: Read> VmaReader<R> {
         }
         let s = self.slots[self.next_slot];
         self.next_slot += 1;
-        let n = s.mask.count_ones() as usize * BLOCK_SIZE;
-        Ok(Some(Cluster {
-            dev_id: s.dev_id,
-            cluster_num: s.cluster_num,
-            mask: s.mask,
-            data: &self.buf[s.data_start..s.data_start + n],
-            len: s.len,
-            offset: s.offset,
+        Ok(Some(cluster(&s, &self.buf)))
+    }
+
+    /// The next extent, validated, moved out of the reader with its buffer; `None` once the
+    /// stream has ended complete. `buf` and `slots` are recycled from an earlier extent: a
+    /// buffer's length only grows, so a reused one is never zero-filled again.
+    pub(crate) fn take_extent(
+        &mut self,
+        buf: Vec<u8>,
+        slots: Vec<Slot>,
+    ) -> Result<Option<Extent>, VmaError> {
+        self.buf = buf;
+        self.slots = slots;
+        if self.finished || !self.load_extent()? {
+            self.finished = true;
+            self.check_complete()?;
+            return Ok(None);
+        }
+        Ok(Some(Extent {
+            buf: std::mem::take(&mut self.buf),
+            slots: std::mem::take(&mut self.slots),
+            end: self.offset,
         }))
     }
 
@@ -316,6 +330,52 @@ impl<R: Read> VmaReader<R> {
         }
         self.offset += (total - EXTENT_HEADER_SIZE) as u64;
         Ok(true)
+    }
+}
+
+/// A validated extent owned by whoever reads its clusters (see [`crate::prefetch`]).
+#[derive(Debug, Default)]
+pub(crate) struct Extent {
+    pub buf: Vec<u8>,
+    pub slots: Vec<Slot>,
+    /// Stream offset just after the extent.
+    pub end: u64,
+}
+
+/// The cluster a slot describes, borrowed from its extent's buffer.
+pub(crate) fn cluster<'a>(s: &Slot, buf: &'a [u8]) -> Cluster<'a> {
+    let n = s.mask.count_ones() as usize * BLOCK_SIZE;
+    Cluster {
+        dev_id: s.dev_id,
+        cluster_num: s.cluster_num,
+        mask: s.mask,
+        data: &buf[s.data_start..s.data_start + n],
+        len: s.len,
+        offset: s.offset,
+    }
+}
+
+/// Anything that hands out validated clusters after a validated header: [`VmaReader`] on the
+/// caller's thread, [`crate::PrefetchReader`] from its own.
+pub trait ClusterSource {
+    /// The validated header (uuid, ctime, configs, devices).
+    fn header(&self) -> &Header;
+    /// The next cluster, or `None` once the stream has ended and every cluster of every
+    /// device has been seen exactly once.
+    fn next_cluster(&mut self) -> Result<Option<Cluster<'_>>, VmaError>;
+    /// Bytes of the VMA stream consumed so far.
+    fn position(&self) -> u64;
+}
+
+impl<R: Read> ClusterSource for VmaReader<R> {
+    fn header(&self) -> &Header {
+        VmaReader::header(self)
+    }
+    fn next_cluster(&mut self) -> Result<Option<Cluster<'_>>, VmaError> {
+        VmaReader::next_cluster(self)
+    }
+    fn position(&self) -> u64 {
+        VmaReader::position(self)
     }
 }
 

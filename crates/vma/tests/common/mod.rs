@@ -9,7 +9,10 @@
 use zferry_vma::format::{
     EXTENT_HEADER_SIZE, EXTENT_MD5_OFFSET, HEADER_MD5_OFFSET, md5_with_zeroed_field,
 };
-use zferry_vma::{ConfigBlob, DevId, Header, HeaderSpec, Uuid, VmaError, VmaReader, VmaWriter};
+use zferry_vma::{
+    ClusterSource, ConfigBlob, DevId, Header, HeaderSpec, PrefetchReader, Uuid, VmaError,
+    VmaReader, VmaWriter,
+};
 
 pub const GOLDEN_UUID: [u8; 16] = [
     0x5a, 0xfe, 0x7e, 0x57, 0x20, 0x17, 0x4d, 0x0c, 0x8a, 0x1e, 0x00, 0x0b, 0xac, 0x4b, 0x00, 0x04,
@@ -70,9 +73,29 @@ pub fn golden_bytes() -> Vec<u8> {
     w.finish().expect("complete")
 }
 
-/// Reads an archive completely and reassembles the images.
+/// Reads an archive completely and reassembles the images, with [`VmaReader`] and again
+/// with [`PrefetchReader`]: both must agree on the images, or on the error and its offset.
 pub fn read_all(bytes: &[u8]) -> Result<(Header, Vec<Vec<u8>>), VmaError> {
-    let mut r = VmaReader::new(bytes)?;
+    let inline = VmaReader::new(bytes).and_then(|mut r| read_with(&mut r));
+    let prefetched = PrefetchReader::spawn(std::io::Cursor::new(bytes.to_vec()))
+        .and_then(|mut r| read_with(&mut r));
+    match (&inline, &prefetched) {
+        (Ok(a), Ok(b)) => assert!(a.0 == b.0 && a.1 == b.1, "the readers disagree"),
+        (Err(a), Err(b)) => assert_eq!(
+            (a.to_string(), a.offset()),
+            (b.to_string(), b.offset()),
+            "the readers fail differently"
+        ),
+        _ => panic!(
+            "one reader failed: inline {:?}, prefetched {:?}",
+            inline.as_ref().err(),
+            prefetched.as_ref().err()
+        ),
+    }
+    inline
+}
+
+fn read_with(r: &mut impl ClusterSource) -> Result<(Header, Vec<Vec<u8>>), VmaError> {
     let header = r.header().clone();
     let mut images: Vec<Vec<u8>> = header
         .devices
