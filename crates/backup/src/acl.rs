@@ -11,8 +11,9 @@
 //! `pct restore` runs tar on the Proxmox host, which maps the name back through the host's
 //! user database. So names are resolved here through this host's `/etc/passwd` and
 //! `/etc/group` ([`Names`]), the same mapping a restore with the original archive makes; a
-//! name this host does not know is refused. bsdtar and star append the numeric id as a fourth
-//! field (`user:alice:r-x:1000`), which then wins over the name.
+//! name this host does not know cannot become an ACL here: its text is kept as the archive had
+//! it ([`STASH_ACCESS`]) and written back on restore. bsdtar and star append the numeric id as
+//! a fourth field (`user:alice:r-x:1000`), which then wins over the name.
 //!
 //! Binary (`linux/posix_acl_xattr.h`): a little-endian `u32` version 2, then per entry
 //! `u16 tag, u16 perm, u32 id` (little-endian); tags 0x01 user-obj, 0x02 user, 0x04 group-obj,
@@ -32,6 +33,15 @@ pub const XATTR_DEFAULT: &[u8] = b"system.posix_acl_default";
 pub const PAX_ACCESS: &[u8] = b"SCHILY.acl.access";
 /// The PAX record of a default ACL.
 pub const PAX_DEFAULT: &[u8] = b"SCHILY.acl.default";
+
+/// Where the text of an access ACL naming a user or group this host does not know is kept,
+/// as the archive had it, instead of the ACL (see `tree`): a `trusted.*` xattr, which neither
+/// vzdump's tar nor an unprivileged container reads or writes. A restore writes it back as
+/// the `SCHILY.acl.access` record, so `pct restore` maps the names on the Proxmox host, as it
+/// would from the original archive.
+pub const STASH_ACCESS: &[u8] = b"trusted.zferry.acl_access_text";
+/// [`STASH_ACCESS`] for a directory's default ACL.
+pub const STASH_DEFAULT: &[u8] = b"trusted.zferry.acl_default_text";
 
 const VERSION: u32 = 2;
 const UNDEFINED_ID: u32 = u32::MAX;
@@ -82,16 +92,24 @@ pub struct Acl {
 
 /// Why an ACL text or xattr value was refused.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct AclError(pub String);
+pub struct AclError {
+    pub reason: String,
+    /// The text names a user or group this host does not know: well-formed, but only a host
+    /// with that name (the one `pct restore` runs on) can map it to an id.
+    pub unknown_name: bool,
+}
 
 impl fmt::Display for AclError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
+        f.write_str(&self.reason)
     }
 }
 
 fn bad(msg: impl Into<String>) -> AclError {
-    AclError(msg.into())
+    AclError {
+        reason: msg.into(),
+        unknown_name: false,
+    }
 }
 
 fn parse_perm(s: &str, entry: &str) -> Result<u16, AclError> {
@@ -165,9 +183,14 @@ impl Names {
 
 impl Acl {
     /// Parses the text of a `SCHILY.acl.*` record (see the module docs) and checks it; user
-    /// and group names are looked up in `names`.
+    /// and group names are looked up in `names`. A name `names` lacks is an error with
+    /// `unknown_name` set, returned only once the whole text has passed every other check.
     pub fn parse_text(text: &str, names: &Names) -> Result<Acl, AclError> {
         let mut entries = Vec::new();
+        let mut unknown: Option<AclError> = None;
+        // Unknown names stand in with ids of their own (the same name, the same id), so the
+        // rest of the checks (duplicates, mask) still run.
+        let mut stand_ins: Vec<(Tag, &str)> = Vec::new();
         for raw in text.split([',', '\n']) {
             // Comments (`#effective:r--`) and blanks, as libacl's text form allows.
             let e = raw.split('#').next().unwrap_or_default().trim();
@@ -198,13 +221,36 @@ impl Acl {
                 _ => return Err(bad(format!("entry {e:?}: unknown tag {tag:?}"))),
             };
             let id = if tag.named() {
-                Some(qualifier_id(tag, qualifier, id, names).ok_or_else(|| {
-                    bad(format!(
-                        "entry {e:?}: {qualifier:?} is neither a numeric id nor a {} this host knows ({})",
-                        if tag == Tag::User { "user" } else { "group" },
-                        if tag == Tag::User { "/etc/passwd" } else { "/etc/group" },
-                    ))
-                })?)
+                let found = qualifier_id(tag, qualifier, id, names);
+                let is_name = id.is_none() && qualifier.parse::<u32>().is_err();
+                if found.is_none() {
+                    let err = AclError {
+                        reason: format!(
+                            "entry {e:?}: {qualifier:?} is neither a numeric id nor a {} this host knows ({})",
+                            if tag == Tag::User { "user" } else { "group" },
+                            if tag == Tag::User {
+                                "/etc/passwd"
+                            } else {
+                                "/etc/group"
+                            },
+                        ),
+                        unknown_name: is_name,
+                    };
+                    if !is_name {
+                        return Err(err);
+                    }
+                    unknown.get_or_insert(err);
+                }
+                found.or_else(|| {
+                    let k = stand_ins
+                        .iter()
+                        .position(|&s| s == (tag, qualifier))
+                        .unwrap_or_else(|| {
+                            stand_ins.push((tag, qualifier));
+                            stand_ins.len() - 1
+                        });
+                    Some(UNDEFINED_ID - 1 - u32::try_from(k).unwrap_or(u32::MAX / 2))
+                })
             } else {
                 None
             };
@@ -214,7 +260,8 @@ impl Acl {
                 perm: parse_perm(perm, e)?,
             });
         }
-        Acl::new(entries)
+        let acl = Acl::new(entries)?;
+        unknown.map_or(Ok(acl), Err)
     }
 
     /// Sorts `entries` into the kernel's order and checks the rules `posix_acl_valid` applies:
@@ -412,7 +459,8 @@ mod tests {
             ("user:rwx", "expected tag:qualifier:permissions"),
         ] {
             let e = Acl::parse_text(text, &Names::default()).expect_err(text);
-            assert!(e.0.contains(why), "{text:?}: {e}");
+            assert!(e.reason.contains(why), "{text:?}: {e}");
+            assert_eq!(e.unknown_name, why.contains("host knows"), "{text:?}");
         }
     }
 
@@ -433,12 +481,36 @@ mod tests {
         let e =
             Acl::parse_text("u::rwx,u:adm:r-x,g::r-x,m::r-x,o::---", &names).expect_err("user adm");
         assert!(
-            e.0.contains("\"adm\" is neither a numeric id nor a user"),
+            e.reason
+                .contains("\"adm\" is neither a numeric id nor a user"),
             "{e}"
         );
         let e = Acl::parse_text("u::rwx,g:comment:r-x,g::r-x,m::r-x,o::---", &names)
             .expect_err("commented-out group");
-        assert!(e.0.contains("/etc/group"), "{e}");
+        assert!(e.reason.contains("/etc/group") && e.unknown_name, "{e}");
+    }
+
+    #[test]
+    fn an_unknown_name_is_reported_only_for_an_otherwise_valid_text() {
+        let names = Names::default();
+        // Valid apart from the names: the unknown-name error, for the first one.
+        let e = Acl::parse_text("u::rwx,u:bob:r-x,g:ops:r--,g::r-x,m::r-x,o::---", &names)
+            .expect_err("bob is unknown");
+        assert!(e.reason.contains("\"bob\"") && e.unknown_name, "{e}");
+        // The same unknown user twice is a duplicate, whatever its id would be.
+        let dup = Acl::parse_text("u::rwx,u:bob:r-x,u:bob:r--,g::r-x,m::r-x,o::---", &names)
+            .expect_err("duplicate");
+        assert!(
+            dup.reason.contains("appears twice") && !dup.unknown_name,
+            "{dup}"
+        );
+        // An unknown name does not hide a structural fault elsewhere.
+        let e = Acl::parse_text("u::rwx,u:bob:r-x,g::r-x,o::---", &names).expect_err("no mask");
+        assert!(e.reason.contains("need a mask") && !e.unknown_name, "{e}");
+        // A numeric id that is not valid is not a name.
+        let e = Acl::parse_text("u::rwx,u:4294967295:r-x,g::r-x,m::r-x,o::---", &names)
+            .expect_err("undefined id");
+        assert!(!e.unknown_name, "{e}");
     }
 
     #[test]

@@ -16,7 +16,11 @@
 //!   become the `system.posix_acl_access`/`system.posix_acl_default` xattrs ([`crate::acl`]),
 //!   set or removed like the other xattrs (so an ACL a new file inherited from its directory's
 //!   default ACL is removed when the archive has none for it); xattrs and ACLs are applied
-//!   before the mode, because setting an access ACL also sets the group bits.
+//!   before the mode, because setting an access ACL also sets the group bits. An ACL that
+//!   names a user or group this host does not know cannot be set here (its id is unknown):
+//!   its text is kept in a `trusted.zferry.*` xattr instead ([`acl::STASH_ACCESS`]), counted
+//!   and logged, and [`write_tar`] writes it back as the archive had it, so the backup is
+//!   ingested whole and restores exactly; the permission bits are then the tar header's.
 //! - **removed entries**: anything in the directory the archive no longer has is deleted.
 //!
 //! Hard links: each regular entry owns one inode. An existing file whose inode another entry
@@ -69,6 +73,9 @@ pub struct TreeReport {
     pub metadata_changed: u64,
     /// Paths removed because the archive no longer has them.
     pub removed: u64,
+    /// ACLs kept as their archive text because they name a user or group this host does not
+    /// know (see the module docs).
+    pub acls_kept_as_text: u64,
 }
 
 /// Metadata of one tar entry.
@@ -111,9 +118,14 @@ fn acl_xattr(name: &[u8]) -> bool {
     name == acl::XATTR_ACCESS || name == acl::XATTR_DEFAULT
 }
 
-/// Xattrs this sync manages: the tar's xattrs and the ACLs (from `SCHILY.acl.*`).
+fn stash_xattr(name: &[u8]) -> bool {
+    name == acl::STASH_ACCESS || name == acl::STASH_DEFAULT
+}
+
+/// Xattrs this sync manages: the tar's xattrs and the ACLs (from `SCHILY.acl.*`, as ACLs or
+/// as kept text).
 fn managed_xattr(name: &[u8]) -> bool {
-    tar_xattr(name) || acl_xattr(name)
+    tar_xattr(name) || acl_xattr(name) || stash_xattr(name)
 }
 
 /// The entry's path relative to the tree root; `None` for the root itself (`./`).
@@ -204,9 +216,9 @@ fn entry_meta(e: &Entry, names: &acl::Names) -> Result<Meta, Error> {
                 .push((name.as_bytes().to_vec(), rec.value.clone()));
             continue;
         }
-        let xattr = match rec.key.as_bytes() {
-            k if k == acl::PAX_ACCESS => acl::XATTR_ACCESS,
-            k if k == acl::PAX_DEFAULT => acl::XATTR_DEFAULT,
+        let (xattr, stash) = match rec.key.as_bytes() {
+            k if k == acl::PAX_ACCESS => (acl::XATTR_ACCESS, acl::STASH_ACCESS),
+            k if k == acl::PAX_DEFAULT => (acl::XATTR_DEFAULT, acl::STASH_DEFAULT),
             _ => continue,
         };
         let bad_acl = |reason: String| Error::BadAcl {
@@ -219,8 +231,16 @@ fn entry_meta(e: &Entry, names: &acl::Names) -> Result<Meta, Error> {
         if text.trim().is_empty() {
             continue;
         }
-        let parsed = acl::Acl::parse_text(text, names)
-            .map_err(|err| bad_acl(format!("{err} (record: {text:?})")))?;
+        let parsed = match acl::Acl::parse_text(text, names) {
+            Ok(acl) => acl,
+            Err(err) if err.unknown_name => {
+                tracing::warn!(entry = %path, record = %rec.key, reason = %err,
+                    "ACL kept as its archive text: this host cannot map the name to an id; a restore writes it back unchanged");
+                meta.xattrs.push((stash.to_vec(), rec.value.clone()));
+                continue;
+            }
+            Err(err) => return Err(bad_acl(format!("{err} (record: {text:?})"))),
+        };
         // The access ACL and the permission bits are one: tar sets the ACL after the mode,
         // so the ACL's owner, mask and other entries are the bits the file ends up with.
         if xattr == acl::XATTR_ACCESS {
@@ -236,13 +256,21 @@ fn entry_meta(e: &Entry, names: &acl::Names) -> Result<Meta, Error> {
 }
 
 impl Sync<'_> {
+    /// The entry's metadata, counting the ACLs kept as text.
+    fn meta_of(&mut self, e: &Entry) -> Result<Meta, Error> {
+        let meta = entry_meta(e, &self.names)?;
+        let kept = meta.xattrs.iter().filter(|(k, _)| stash_xattr(k)).count();
+        self.report.acls_kept_as_text += kept as u64;
+        Ok(meta)
+    }
+
     fn entry<R: Read>(&mut self, e: &Entry, ar: &mut TarReader<R>) -> Result<(), Error> {
         let raw = &e.path;
         let kind = e.kind;
         let Some(rel) = normalize(raw)? else {
             // `./`: the root directory itself.
             if kind.is_dir() {
-                let meta = entry_meta(e, &self.names)?;
+                let meta = self.meta_of(e)?;
                 self.dirs.push((PathBuf::new(), meta));
             }
             return Ok(());
@@ -256,7 +284,7 @@ impl Sync<'_> {
         }
         self.ensure_parents(&rel)?;
         let abs = self.root.join(&rel);
-        let meta = entry_meta(e, &self.names)?;
+        let meta = self.meta_of(e)?;
         let old = symlink_meta(&abs)?;
         match kind {
             EntryType::Directory => {
@@ -857,11 +885,16 @@ fn append_xattrs<W: io::Write>(b: &mut tar::Builder<W>, p: &Path) -> Result<(), 
             pax::write_record(&mut records, &[&b"SCHILY.xattr."[..], name].concat(), &v);
             continue;
         }
-        let record = if name == acl::XATTR_ACCESS {
+        let record = if name == acl::XATTR_ACCESS || name == acl::STASH_ACCESS {
             acl::PAX_ACCESS
         } else {
             acl::PAX_DEFAULT
         };
+        if stash_xattr(name) {
+            // The text as the archive had it, names and all (see the module docs).
+            pax::write_record(&mut records, record, &v);
+            continue;
+        }
         let text = acl::Acl::from_xattr(&v)
             .map_err(|err| Error::BadAcl {
                 entry: p.display().to_string(),

@@ -111,3 +111,63 @@ fn gnu_tar_acls_are_ingested_kept_and_extracted_by_tar() {
     );
     check_tree(&b);
 }
+
+/// One file whose access ACL names a user and a group no host has.
+const UNKNOWN_NAMES: &str = "user::rw-\nuser:zferry-no-such-user:r--\ngroup::r--\ngroup:zferry-no-such-group:rw-\nmask::rw-\nother::---\n";
+
+fn archive_with_unknown_names() -> Vec<u8> {
+    let mut b = tar::Builder::new(Vec::new());
+    b.append_pax_extensions([("SCHILY.acl.access", UNKNOWN_NAMES.as_bytes())])
+        .unwrap();
+    let mut h = tar::Header::new_gnu();
+    h.set_entry_type(tar::EntryType::Regular);
+    h.set_mode(0o660);
+    h.set_uid(0);
+    h.set_gid(0);
+    h.set_size(5);
+    h.set_mtime(1_700_000_000);
+    b.append_data(&mut h, "./f", &b"data\n"[..]).unwrap();
+    b.into_inner().unwrap()
+}
+
+/// An ACL this host cannot map (its names are unknown here) does not fail the ingest: its
+/// text is kept in a `trusted.*` xattr, the next pass changes nothing, and the tree written
+/// back as tar carries the archive's record unchanged. Needs root (`trusted.*` xattrs).
+#[test]
+fn an_acl_naming_unknown_users_is_kept_as_text_and_written_back() {
+    let tmp = tempfile::tempdir().unwrap();
+    let tree = tmp.path().join("a");
+    let tar = archive_with_unknown_names();
+    let report = sync_tar(&tar[..], &tree, None).unwrap();
+    assert_eq!(report.acls_kept_as_text, 1, "{report:?}");
+    let f = tree.join("f");
+    assert_eq!(
+        xattr(&f, "trusted.zferry.acl_access_text"),
+        UNKNOWN_NAMES.as_bytes()
+    );
+    assert_eq!(
+        rustix::fs::lgetxattr(&f, "system.posix_acl_access", &mut [0u8; 64]),
+        Err(rustix::io::Errno::NODATA),
+        "no ACL is set from names this host cannot map"
+    );
+    assert_eq!(std::fs::read(&f).unwrap(), b"data\n");
+
+    let again = sync_tar(&tar[..], &tree, None).unwrap();
+    assert_eq!((again.metadata_changed, again.acls_kept_as_text), (0, 1));
+
+    // The record as tar writes it: `<length> SCHILY.acl.access=<text>\n`, the length
+    // counting itself (the tar crate's reader splits values at newlines, so the bytes are
+    // searched for instead).
+    let (out, _) = write_tar(&tree, Vec::new()).unwrap();
+    let body = format!("SCHILY.acl.access={UNKNOWN_NAMES}\n");
+    let record = format!("{} {body}", body.len() + 4);
+    assert_eq!(
+        record.split(' ').next().unwrap().len(),
+        3,
+        "a 3-digit length"
+    );
+    assert!(
+        out.windows(record.len()).any(|w| w == record.as_bytes()),
+        "the restored tar lacks {record:?}"
+    );
+}

@@ -115,6 +115,12 @@ fn ingest_one(
                     human::bytes(r.vma_size),
                     r.duration.as_secs_f64()
                 ))?;
+                if t.acls_kept_as_text > 0 {
+                    output::line(&format!(
+                        "{shown}: {} ACLs name users or groups this host does not know: kept as the archive's text (trusted.zferry.acl_*_text xattrs) and written back on restore; once the names exist on this host, later ingests set them as ACLs",
+                        t.acls_kept_as_text
+                    ))?;
+                }
             }
             Ok(Step::Done(Box::new(r)))
         }
