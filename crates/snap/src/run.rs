@@ -15,7 +15,7 @@ use zferry_zfs::{DatasetName, PoolName, SnapshotName, UserPropName};
 use crate::execute::{ChannelPrograms, ExecOptions, PoolReport, execute_with};
 use crate::guest::{self, GuestContext, GuestDecision};
 use crate::hooks::{self, Hook};
-use crate::model::{DatasetState, Kept, Note, Plan, Switches};
+use crate::model::{DatasetState, Destroy, Kept, Note, Plan, Switches};
 use crate::naming::{self, SnapKind, SnapName};
 use crate::planner::{self, PlanInput, plan};
 use crate::progress::{NoProgress, Progress, Step};
@@ -59,19 +59,23 @@ pub struct PoolRead {
     pub processes: usize,
 }
 
+/// Removes the planned destroy of `snapshot` from `plan` and returns it.
+fn take_destroy(plan: &mut Plan, snapshot: &str) -> Option<Destroy> {
+    let at = plan
+        .destroy
+        .iter()
+        .position(|d| d.snapshot.as_str() == snapshot)?;
+    Some(plan.destroy.remove(at))
+}
+
 /// Moves planned destroys that the program found held to the plan's kept list, so the plan
 /// reported is the plan carried out (hold counts from the cache can be stale; see
 /// [`crate::snap_cache`]).
 fn keep_held(plan: &mut Plan, reports: &[PoolReport]) {
     for h in reports.iter().flat_map(|r| &r.held) {
-        let Some(at) = plan
-            .destroy
-            .iter()
-            .position(|d| d.snapshot.as_str() == h.name)
-        else {
+        let Some(d) = take_destroy(plan, &h.name) else {
             continue;
         };
-        let d = plan.destroy.remove(at);
         let (protection, reason) = planner::held(h.holds);
         plan.kept.push(Kept {
             snapshot: d.snapshot,
@@ -85,14 +89,9 @@ fn keep_held(plan: &mut Plan, reports: &[PoolReport]) {
 /// to the plan's notes, so the plan reported is the plan carried out.
 fn note_replaced(plan: &mut Plan, reports: &[PoolReport]) {
     for x in reports.iter().flat_map(|r| &r.replaced) {
-        let Some(at) = plan
-            .destroy
-            .iter()
-            .position(|d| d.snapshot.as_str() == x.name)
-        else {
+        let Some(d) = take_destroy(plan, &x.name) else {
             continue;
         };
-        let d = plan.destroy.remove(at);
         plan.notes.push(Note {
             dataset: Some(d.snapshot.dataset()),
             message: format!(
