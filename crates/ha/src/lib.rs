@@ -11,8 +11,18 @@
 //!   observations: N agreeing, spaced, fresh, quorate, and not in a transition.
 //! - [`epoch`]: the fencing epoch carried by every replicated dataset; an old master can never
 //!   overwrite a newer one.
+//! - [`sim`]: a virtual-time cluster simulator; scenario scripts → decision logs (golden files
+//!   in `tests/scenarios/`).
 
+pub mod epoch;
 pub mod observation;
 pub mod placement;
+pub mod role;
+pub mod sim;
 
+pub use epoch::{
+    EPOCH_PROPERTY, Epoch, EpochRefusal, SendVerdict, check_receive, check_send, next_master_epoch,
+    send_verdict,
+};
 pub use observation::{Observation, Quorum, Tick, View};
+pub use role::{Role, Rules, Unknown, decide};
