@@ -51,6 +51,9 @@ pub struct Guest {
     pub kind: String,
     #[serde(default)]
     pub hastate: Option<String>,
+    /// The guest's config lock (`migrate`, `backup`, `snapshot`, …), absent when unlocked.
+    #[serde(default)]
+    pub lock: Option<String>,
     #[serde(default, deserialize_with = "zero_one")]
     pub template: bool,
     #[serde(default)]

@@ -14,6 +14,7 @@ fn guest(vmid: u32, node: &str, status: &str) -> Guest {
         status: status.into(),
         kind: "qemu".into(),
         hastate: None,
+        lock: None,
         template: false,
         name: None,
     }
@@ -60,11 +61,14 @@ fn parses_the_public_sample_and_skips_non_guests() {
     assert!(g.is_running() && !g.template);
     assert_eq!(g.hastate.as_deref(), Some("started"));
     assert_eq!(g.name.as_deref(), Some("proxmox-dev"));
+    assert_eq!(g.lock, None);
     let mixed = r#"[{"id":"node/pve1","type":"node","node":"pve1","status":"online"},
         {"id":"lxc/101","type":"lxc","vmid":101,"node":"pve2","status":"stopped","template":1}]"#;
     let guests = parse_guests(mixed).unwrap();
     assert_eq!(guests.len(), 1);
     assert!(guests[0].template && !guests[0].is_running());
+    let locked = r#"[{"type":"qemu","vmid":100,"node":"a","status":"running","lock":"backup"}]"#;
+    assert_eq!(parse_guests(locked).unwrap()[0].lock.as_deref(), Some("backup"));
     assert!(parse_guests(r#"[{"type":"qemu","vmid":"x"}]"#).is_err());
     assert!(
         parse_guests(r#"[{"type":"qemu","vmid":100,"node":"a","status":"running","template":2}]"#)
