@@ -68,7 +68,10 @@ fn parses_the_public_sample_and_skips_non_guests() {
     assert_eq!(guests.len(), 1);
     assert!(guests[0].template && !guests[0].is_running());
     let locked = r#"[{"type":"qemu","vmid":100,"node":"a","status":"running","lock":"backup"}]"#;
-    assert_eq!(parse_guests(locked).unwrap()[0].lock.as_deref(), Some("backup"));
+    assert_eq!(
+        parse_guests(locked).unwrap()[0].lock.as_deref(),
+        Some("backup")
+    );
     assert!(parse_guests(r#"[{"type":"qemu","vmid":"x"}]"#).is_err());
     assert!(
         parse_guests(r#"[{"type":"qemu","vmid":100,"node":"a","status":"running","template":2}]"#)
