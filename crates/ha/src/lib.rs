@@ -25,4 +25,5 @@ pub use epoch::{
     send_verdict,
 };
 pub use observation::{Observation, Quorum, Tick, View};
+pub use placement::{PlacementError, Reading, validate_node_name};
 pub use role::{Role, Rules, Unknown, decide};
