@@ -41,6 +41,11 @@ printf 'Host localhost 127.0.0.1\n  StrictHostKeyChecking no\n  UserKnownHostsFi
     >/etc/ssh/ssh_config.d/zferry-lab.conf
 /usr/sbin/sshd -o ListenAddress=127.0.0.1 -o PermitRootLogin=prohibit-password -o UsePAM=no \
     || log "sshd failed to start"
+# Debian's bash sources ~/.bashrc for every command sshd runs. The host's root may set up
+# developer tools there (a `pyenv init` cost 7-9 s per ssh session under emulation, more than
+# the handshake); a cluster node's root has the stock file, which returns at once when not
+# interactive. The guest gets that one, so ssh sessions cost what they cost on a node.
+cp /etc/skel/.bashrc /root/.bashrc 2>/dev/null || : >/root/.bashrc
 
 log "ready: $(uname -r), zfs $(cat /sys/module/zfs/version 2>/dev/null || echo missing)"
 # The agent serves commands; bash stays PID 1 and reaps orphans while waiting.
