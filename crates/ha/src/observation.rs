@@ -30,6 +30,17 @@ pub enum Quorum {
     NotApplicable,
 }
 
+impl Quorum {
+    /// A source's yes/no answer to "is the cluster quorate?".
+    pub fn from_quorate(quorate: bool) -> Self {
+        if quorate {
+            Quorum::Quorate
+        } else {
+            Quorum::Lost
+        }
+    }
+}
+
 /// Where the service runs, as one source reported it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct View {

@@ -470,12 +470,9 @@ impl Sim {
             dst.written = false;
         }
         let key = (from.to_owned(), to.to_owned());
-        let summary = outcome
-            .split_once(' ')
-            .map_or(outcome.as_str(), |(w, _)| w)
-            .to_owned();
+        let preserved = sent && matches!(verdict, SendVerdict::PreserveThenSend { .. });
         // Log a link's first send and every change; a preserve is always logged.
-        if self.links.get(&key) != Some(&outcome) || summary == "preserved" {
+        if self.links.get(&key) != Some(&outcome) || preserved {
             let epoch = self.nodes[from].epoch;
             self.line(t, &format!("send {from} -> {to} ({epoch}): {outcome}"));
             self.links.insert(key, outcome);

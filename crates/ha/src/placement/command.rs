@@ -80,11 +80,9 @@ impl CommandAnswer {
     pub fn view(&self) -> View {
         View {
             node: self.node.clone(),
-            quorum: match self.quorate {
-                Some(true) => Quorum::Quorate,
-                Some(false) => Quorum::Lost,
-                None => Quorum::NotApplicable,
-            },
+            quorum: self
+                .quorate
+                .map_or(Quorum::NotApplicable, Quorum::from_quorate),
             transition: self.transition.clone(),
         }
     }

@@ -134,10 +134,8 @@ impl DrbdResource {
         let reported: Vec<bool> = self.devices.iter().filter_map(|d| d.quorum).collect();
         if reported.is_empty() {
             Quorum::NotApplicable
-        } else if reported.iter().all(|q| *q) {
-            Quorum::Quorate
         } else {
-            Quorum::Lost
+            Quorum::from_quorate(reported.iter().all(|q| *q))
         }
     }
 

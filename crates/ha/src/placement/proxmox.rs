@@ -306,30 +306,20 @@ pub fn parse_ha_status(json: &str) -> Result<HaStatus, ProxmoxError> {
     })
 }
 
-/// Verbose service states that are transitions with a meaningful node.
-const SERVICE_TRANSITIONS: &[&str] = &[
-    "starting",
-    "stopping",
-    "migrate",
-    "relocate",
-    "fence",
-    "recovery",
-    "freeze",
-    "error",
-    "request_stop",
-    "clearing error flag",
-];
+/// Verbose service states that are transitions with a meaningful node, beyond the
+/// [`HASTATE_TRANSITIONS`] both views share.
+const SERVICE_ONLY_TRANSITIONS: &[&str] = &["starting", "stopping", "clearing error flag"];
+
+fn is_service_transition(state: &str) -> bool {
+    HASTATE_TRANSITIONS.contains(&state) || SERVICE_ONLY_TRANSITIONS.contains(&state)
+}
 
 /// Verbose service states in which the HA manager does not place the service.
 const SERVICE_UNPLACED: &[&str] = &["queued", "ignored", "deleting", "not found"];
 
 impl HaStatus {
     pub fn quorum(&self) -> Quorum {
-        if self.quorate {
-            Quorum::Quorate
-        } else {
-            Quorum::Lost
-        }
+        Quorum::from_quorate(self.quorate)
     }
 
     /// The service `sid` (`ct:103`); a bare number (`103`) matches `vm:103` or `ct:103` when
@@ -373,7 +363,7 @@ impl HaService {
         if s != "started"
             && s != "stopped"
             && s != "disabled"
-            && !SERVICE_TRANSITIONS.contains(&s)
+            && !is_service_transition(s)
             && !SERVICE_UNPLACED.contains(&s)
         {
             return Err(ProxmoxError::UnknownServiceState {
@@ -386,7 +376,7 @@ impl HaService {
                 sid: self.sid.clone(),
                 source,
             }),
-            None if s == "started" || SERVICE_TRANSITIONS.contains(&s) => {
+            None if s == "started" || is_service_transition(s) => {
                 Err(ProxmoxError::ServiceWithoutNode {
                     sid: self.sid.clone(),
                     state: self.state.clone(),
@@ -402,7 +392,7 @@ impl HaService {
         let (node, transition) = match s {
             "started" => (self.node.clone(), None),
             "stopped" | "disabled" => (None, None),
-            _ if SERVICE_TRANSITIONS.contains(&s) => (self.node.clone(), Some(self.state.clone())),
+            _ if is_service_transition(s) => (self.node.clone(), Some(self.state.clone())),
             _ => (None, Some(self.state.clone())),
         };
         View {

@@ -61,11 +61,7 @@ pub fn parse_pvecm_status(text: &str) -> Result<Quorum, QuorumError> {
             });
         }
     }
-    Ok(if quorate {
-        Quorum::Quorate
-    } else {
-        Quorum::Lost
-    })
+    Ok(Quorum::from_quorate(quorate))
 }
 
 fn boolean(attribute: &'static str, value: &str) -> Result<bool, QuorumError> {
@@ -95,9 +91,5 @@ pub fn parse_crm_mon_quorum(xml: &str) -> Result<Quorum, QuorumError> {
     let with_quorum = dc
         .attribute("with_quorum")
         .ok_or_else(|| PacemakerError::Shape("<current_dc> without with_quorum".into()))?;
-    Ok(if boolean("with_quorum", with_quorum)? {
-        Quorum::Quorate
-    } else {
-        Quorum::Lost
-    })
+    Ok(Quorum::from_quorate(boolean("with_quorum", with_quorum)?))
 }
