@@ -76,6 +76,11 @@ pub enum Command {
         #[command(subcommand)]
         command: ReplCommand,
     },
+    /// HA: replication that follows the service (placement, role, fencing epoch, final sync).
+    Ha {
+        #[command(subcommand)]
+        command: HaCommand,
+    },
     /// The remote end of replication, as an ssh forced command: runs the `zfs` command in
     /// SSH_ORIGINAL_COMMAND if this node's config allows it, else refuses (exit 126).
     Serve(ServeArgs),
@@ -107,6 +112,51 @@ pub struct ServeArgs {
     /// Serve one command over ssh's stdin/stdout (the only mode).
     #[arg(long, required = true)]
     pub stdio: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum HaCommand {
+    /// One HA cycle (the systemd timer mode): observe each service's placement
+    /// `confirmations` times, decide this node's role, fence (epoch), take and prune
+    /// snapshots by role, and replicate from the master.
+    ///
+    /// Exit codes: 0 every service acted without problems; 1 a refusal, guard or pair needs
+    /// an admin; 75 only transient failures (retry later); 2 the command could not run.
+    RunOnce(HaRunOnceArgs),
+    /// Per service: role, master, epoch, placement evidence, last refusal, and per pair the
+    /// newest common snapshot and its age (RPO), as recorded on this node.
+    Status(HaStatusArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct HaRunOnceArgs {
+    /// Only these services (default: all this node runs or receives).
+    pub services: Vec<String>,
+    /// Decide and plan, but change nothing (no epoch, snapshot, send, state or alert command).
+    #[arg(long, short = 'n')]
+    pub dry_run: bool,
+    /// Print the report as JSON.
+    #[arg(long)]
+    pub json: bool,
+    /// Record the guid of a pool that changed since the last cycle instead of refusing to be
+    /// master on it (after an intended pool replacement, once the data is restored).
+    #[arg(long)]
+    pub accept_new_pools: bool,
+    /// Seconds replication waits for another run holding a pool lock.
+    #[arg(long, default_value_t = 60)]
+    pub lock_wait: u64,
+    /// Act as this node (default: global.hostname, else the node without an address).
+    #[arg(long)]
+    pub node: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct HaStatusArgs {
+    /// Only these services.
+    pub services: Vec<String>,
+    /// Print as JSON.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Subcommand)]

@@ -5,6 +5,7 @@ mod backup_cmd;
 mod blocksync_cmd;
 mod cli;
 mod config_cmd;
+mod ha_cmd;
 mod human;
 mod logging;
 mod monitor_cmd;
@@ -24,7 +25,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
-use crate::cli::{Cli, Command, ConfigCommand, ReplCommand, SnapCommand};
+use crate::cli::{Cli, Command, ConfigCommand, HaCommand, ReplCommand, SnapCommand};
 
 /// Exit codes shared by every command.
 pub mod exit {
@@ -54,6 +55,10 @@ fn main() -> ExitCode {
             SnapCommand::List(args) => snap_cmd::list(args),
             SnapCommand::Rollback(args) => snap_cmd::rollback(args),
             SnapCommand::Clone(args) => snap_cmd::clone(args),
+        },
+        Command::Ha { command } => match command {
+            HaCommand::RunOnce(args) => ha_cmd::run_once(&cli, args),
+            HaCommand::Status(args) => ha_cmd::status(&cli, args),
         },
         Command::Serve(args) => serve_cmd::run(&cli, args),
         Command::Wire(args) => wire_cmd::run(args),

@@ -26,6 +26,13 @@ pub fn snap_run(cli: &Cli, args: &SnapRunArgs) -> Result<u8> {
         })?,
         None => Timestamp::now(),
     };
+    let host = local_host(&config);
+    // A service's datasets follow this node's recorded HA role: a standby's replica is never
+    // snapshotted by a timer-driven run (it would diverge from the master).
+    let (actings, unreadable) = zferry_ha_run::state::recorded_actings(&config);
+    for e in &unreadable {
+        tracing::error!("{e}");
+    }
     let opts = RunOptions {
         now,
         dry_run: args.dry_run,
@@ -38,7 +45,8 @@ pub fn snap_run(cli: &Cli, args: &SnapRunArgs) -> Result<u8> {
             autosnap: args.no_autosnap.then_some(false),
             autoprune: args.no_autoprune.then_some(false),
         },
-        host: local_host(&config),
+        overrides: zferry_ha_run::service::switch_overrides(&config, &host, &actings),
+        host,
     };
     // Spinners only for a person watching: a terminal, no --json, no -v log lines to mix in.
     let tty = !args.json && cli.log.verbose == 0 && std::io::stderr().is_terminal();

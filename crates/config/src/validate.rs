@@ -12,7 +12,7 @@ use zferry_zfs::DatasetName;
 
 use crate::error::{ConfigError, Diagnostic, did_you_mean};
 use crate::model::{
-    Config, DatasetConfig, Endpoint, Job, Monitor, Period, Placement, Service, Template,
+    Config, DatasetConfig, Endpoint, Job, Monitor, Period, Placement, Service, SyncMode, Template,
 };
 use crate::names::Name;
 use crate::units::DurationSpec;
@@ -427,6 +427,42 @@ impl Checker<'_> {
         }
     }
 
+    /// A service's job runs from whichever service node is master: it must be a push job
+    /// with exactly one dataset on every service node.
+    fn service_job(&mut self, name: &Name, svc: &Service, j: &Spanned<Name>, job: &Job) {
+        if job.mode == SyncMode::Pull {
+            self.push(
+                &j.span(),
+                format!("job `{}` of service `{name}` is a pull job", j.get_ref()),
+                "a service's jobs push from the master; set mode = \"push\"".to_owned(),
+            );
+        }
+        let ends: Vec<&str> = std::iter::once(job.source.node.get_ref().as_str())
+            .chain(
+                job.targets
+                    .get_ref()
+                    .iter()
+                    .map(|t| t.get_ref().node.get_ref().as_str()),
+            )
+            .collect();
+        for n in svc.nodes.get_ref() {
+            let count = ends.iter().filter(|e| **e == n.get_ref().as_str()).count();
+            if count != 1 {
+                self.push(
+                    &j.span(),
+                    format!(
+                        "job `{}` of service `{name}` has {count} datasets on service node `{}`",
+                        j.get_ref(),
+                        n.get_ref()
+                    ),
+                    "the master's dataset is the source: give the job exactly one dataset (source \
+                     or target) on every service node"
+                        .to_owned(),
+                );
+            }
+        }
+    }
+
     fn service(&mut self, name: &Name, svc: &Service) {
         let role = format!("services.{name}");
         if svc.nodes.get_ref().is_empty() {
@@ -459,7 +495,9 @@ impl Checker<'_> {
         }
         for j in &svc.jobs {
             let jobs = &self.config.jobs;
-            if !jobs.contains_key(j.get_ref().as_str()) {
+            if let Some(job) = jobs.get(j.get_ref().as_str()) {
+                self.service_job(name, svc, j, job);
+            } else {
                 let hint = did_you_mean(
                     j.get_ref().as_str(),
                     jobs.keys().map(Name::as_str),

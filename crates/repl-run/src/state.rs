@@ -47,6 +47,16 @@ pub fn state_path(state_dir: &Path, job: &str) -> PathBuf {
 
 /// Reads a job's state; a missing file is an empty state.
 pub fn load(path: &Path) -> std::io::Result<JobState> {
+    load_json(path)
+}
+
+/// Replaces the job's state atomically.
+pub fn save(path: &Path, state: &JobState) -> std::io::Result<()> {
+    save_json(path, state)
+}
+
+/// Reads a JSON record; a missing file is the default record.
+pub fn load_json<T: serde::de::DeserializeOwned + Default>(path: &Path) -> std::io::Result<T> {
     match std::fs::read(path) {
         Ok(bytes) => serde_json::from_slice(&bytes).map_err(|e| {
             std::io::Error::new(
@@ -54,18 +64,18 @@ pub fn load(path: &Path) -> std::io::Result<JobState> {
                 format!("{}: {e}", path.display()),
             )
         }),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(JobState::default()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(T::default()),
         Err(e) => Err(e),
     }
 }
 
-/// Replaces the job's state atomically.
-pub fn save(path: &Path, state: &JobState) -> std::io::Result<()> {
+/// Replaces a JSON record atomically (write, fsync, rename).
+pub fn save_json<T: serde::Serialize>(path: &Path, record: &T) -> std::io::Result<()> {
     let dir = path.parent().unwrap_or(Path::new("."));
     std::fs::create_dir_all(dir)?;
     let tmp = path.with_extension("json.tmp");
     let mut file = std::fs::File::create(&tmp)?;
-    file.write_all(&serde_json::to_vec_pretty(state).map_err(std::io::Error::other)?)?;
+    file.write_all(&serde_json::to_vec_pretty(record).map_err(std::io::Error::other)?)?;
     file.sync_all()?;
     std::fs::rename(&tmp, path)
 }

@@ -47,6 +47,49 @@ pub struct Switches {
     pub autoprune: Option<bool>,
 }
 
+/// Switches for one subtree: the HA controller's role for a service's datasets on this node
+/// (a standby takes no snapshots of them; another node's datasets are left alone).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SwitchOverride {
+    /// The dataset and its descendants.
+    pub root: DatasetName,
+    pub switches: Switches,
+    /// Why, for the plan's notes (`service nfs: standby of pve2`).
+    pub reason: String,
+}
+
+/// The override with the deepest root covering `dataset` (the later one among equal roots).
+pub fn covering_override<'o>(
+    overrides: &'o [SwitchOverride],
+    dataset: &DatasetName,
+) -> Option<&'o SwitchOverride> {
+    overrides
+        .iter()
+        .filter(|o| o.root == *dataset || o.root.is_ancestor_of(dataset))
+        .max_by_key(|o| o.root.as_str().len())
+}
+
+/// The switches in force for `dataset`: an explicit `false` of the run (`--no-autosnap`) always
+/// wins; otherwise the override with the deepest root covering `dataset` (the later one among
+/// equal roots), then the run's switches.
+pub fn switches_for(
+    run: Switches,
+    overrides: &[SwitchOverride],
+    dataset: &DatasetName,
+) -> Switches {
+    let Some(o) = covering_override(overrides, dataset) else {
+        return run;
+    };
+    let pick = |run: Option<bool>, over: Option<bool>| match run {
+        Some(false) => Some(false),
+        _ => over.or(run),
+    };
+    Switches {
+        autosnap: pick(run.autosnap, o.switches.autosnap),
+        autoprune: pick(run.autoprune, o.switches.autoprune),
+    }
+}
+
 /// One snapshot to create.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Create {

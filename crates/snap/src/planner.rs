@@ -34,7 +34,8 @@ use zferry_config::{Config, Period, Policy, Recursion, SnapshotPrefix};
 use zferry_zfs::{DatasetName, Guid};
 
 use crate::model::{
-    Create, DatasetState, Destroy, Kept, Note, Plan, Protection, SnapInfo, Switches,
+    Create, DatasetState, Destroy, Kept, Note, Plan, Protection, SnapInfo, SwitchOverride,
+    Switches, covering_override, switches_for,
 };
 use crate::naming::{self, SnapKind, SnapName};
 use crate::schedule;
@@ -48,6 +49,8 @@ pub struct PlanInput {
     pub policies: BTreeMap<DatasetName, Policy>,
     /// Runtime overrides of `autosnap` / `autoprune` (the HA controller's role switch).
     pub switches: Switches,
+    /// Per-subtree switches (the HA role of each service's datasets), see [`switches_for`].
+    pub overrides: Vec<SwitchOverride>,
     /// Snapshot guid → replication targets whose cursor names it as their base.
     pub cursors: BTreeMap<Guid, Vec<String>>,
     pub prefix: SnapshotPrefix,
@@ -71,10 +74,18 @@ impl PlanInput {
             datasets,
             policies,
             switches,
+            overrides: Vec::new(),
             cursors,
             prefix: config.global.snapshot_prefix.clone(),
             tz: naming::zone(config.global.timezone),
         }
+    }
+}
+
+impl PlanInput {
+    /// The switches in force for `dataset` (run switches and overrides combined).
+    pub fn switches_for(&self, dataset: &DatasetName) -> Switches {
+        switches_for(self.switches, &self.overrides, dataset)
     }
 }
 
@@ -97,7 +108,11 @@ pub fn plan(input: &PlanInput, now: Timestamp) -> Plan {
         let before = out.create.len();
         plan_creates(input, (ds, &parsed), policy, now, &mut out);
         let new: Vec<Option<Period>> = out.create[before..].iter().map(|c| c.period).collect();
-        if input.switches.autoprune.unwrap_or(policy.autoprune) {
+        if input
+            .switches_for(&ds.name)
+            .autoprune
+            .unwrap_or(policy.autoprune)
+        {
             let ours = &parsed[&ds.name];
             for period in Period::ALL {
                 let taking = new.contains(&Some(period));
@@ -141,7 +156,20 @@ fn plan_creates(
     now: Timestamp,
     out: &mut Plan,
 ) {
-    if !input.switches.autosnap.unwrap_or(policy.autosnap) {
+    if !input
+        .switches_for(&ds.name)
+        .autosnap
+        .unwrap_or(policy.autosnap)
+    {
+        if policy.autosnap
+            && input.switches.autosnap != Some(false)
+            && let Some(o) = covering_override(&input.overrides, &ds.name)
+        {
+            out.notes.push(Note {
+                dataset: Some(ds.name.clone()),
+                message: format!("no snapshots: {}", o.reason),
+            });
+        }
         return;
     }
     let leader = match policy.recursive {

@@ -15,7 +15,7 @@ use zferry_zfs::{DatasetName, PoolName, SnapshotName, UserPropName};
 use crate::execute::{ChannelPrograms, ExecOptions, PoolReport, execute_with};
 use crate::guest::{self, GuestContext, GuestDecision};
 use crate::hooks::{self, Hook};
-use crate::model::{DatasetState, Destroy, Kept, Note, Plan, Switches};
+use crate::model::{DatasetState, Destroy, Kept, Note, Plan, SwitchOverride, Switches};
 use crate::naming::{self, SnapKind, SnapName};
 use crate::planner::{self, PlanInput, plan};
 use crate::progress::{NoProgress, Progress, Step};
@@ -31,6 +31,8 @@ pub struct RunOptions {
     pub channel_programs: ChannelPrograms,
     /// Runtime overrides of autosnap/autoprune (e.g. the HA role).
     pub switches: Switches,
+    /// Per-subtree switches: the HA role of each service's datasets on this node.
+    pub overrides: Vec<SwitchOverride>,
     /// This node's name (guest placement and `label:running`).
     pub host: String,
 }
@@ -211,6 +213,7 @@ pub fn run_with(
     let state_dir = config.global.state_dir.as_path();
     let read = read_pools(exec, config, opts, &props, progress, &mut errors);
     let mut input = PlanInput::from_config(config, read.datasets, opts.switches, BTreeMap::new());
+    input.overrides.clone_from(&opts.overrides);
     let (mut planned, mut guests) = decide(exec, config, &input, opts, guest_mode, &mut errors);
     let hook_list = configured_hooks(config);
     if !opts.dry_run {

@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 
 use planner_support::{World, config, ts};
 use zferry_config::Period;
-use zferry_snap::model::{Plan, Protection, Switches};
+use zferry_snap::model::{Plan, Protection, SwitchOverride, Switches};
 use zferry_snap::planner::plan;
 use zferry_zfs::Guid;
 
@@ -323,6 +323,62 @@ fn autoprune_off_never_destroys_and_switches_override_config() {
     };
     let p = plan(&w.input(&config(DAILY7), frozen), now);
     assert_eq!((p.create.len(), p.destroy.len()), (1, 0));
+}
+
+#[test]
+fn overrides_switch_a_subtree_with_the_deepest_root_winning_and_say_why() {
+    let two = format!("{DAILY7}[datasets.\"tank/b\"]\nuse-template = \"t\"\n");
+    let mut w = World::new(&["tank/a", "tank/a/child", "tank/b"]);
+    w.add("tank/b", "manual", ts("2026-01-01T00:00:00Z"), 0);
+    let cfg = config(&format!(
+        "{two}[datasets.\"tank/a/child\"]\nuse-template = \"t\"\n"
+    ));
+    let standby = |root: &str, why: &str| SwitchOverride {
+        root: planner_support::ds(root),
+        switches: Switches {
+            autosnap: Some(false),
+            autoprune: None,
+        },
+        reason: why.to_owned(),
+    };
+    let mut input = w.input(&cfg, Switches::default());
+    input.overrides = vec![
+        standby("tank/a", "service nfs: standby of pve2"),
+        SwitchOverride {
+            root: planner_support::ds("tank/a/child"),
+            switches: Switches::default(),
+            reason: "master".to_owned(),
+        },
+    ];
+    let p = plan(&input, ts("2026-03-01T00:00:00Z"));
+    // tank/a is a standby; its child's deeper override restores the policy; tank/b untouched.
+    assert_eq!(
+        created(&p),
+        [
+            "tank/a/child@autosnap_2026-03-01_00:00:00_daily",
+            "tank/b@autosnap_2026-03-01_00:00:00_daily"
+        ]
+    );
+    let notes: Vec<String> = p.notes.iter().map(|n| n.message.clone()).collect();
+    assert_eq!(notes, ["no snapshots: service nfs: standby of pve2"]);
+    // An explicit --no-autosnap of the run beats an override that turns snapshots on.
+    let mut input = w.input(
+        &cfg,
+        Switches {
+            autosnap: Some(false),
+            autoprune: None,
+        },
+    );
+    input.overrides = vec![SwitchOverride {
+        root: planner_support::ds("tank"),
+        switches: Switches {
+            autosnap: Some(true),
+            autoprune: None,
+        },
+        reason: "master".to_owned(),
+    }];
+    let p = plan(&input, ts("2026-03-01T00:00:00Z"));
+    assert!(p.create.is_empty() && p.notes.is_empty(), "{p:#?}");
 }
 
 #[test]
