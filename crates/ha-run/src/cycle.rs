@@ -21,7 +21,7 @@ use std::time::Duration;
 use serde::Serialize;
 use zferry_config::{Config, Service};
 use zferry_exec::{CommandSpec, Executor, LocalExecutor};
-use zferry_ha::{Observation, Reading, Role, Tick, decide, next_master_epoch};
+use zferry_ha::{Epoch, Observation, Reading, Role, Tick, decide, next_master_epoch};
 use zferry_repl::Destructive;
 use zferry_repl_run::hosts::Hosts;
 use zferry_repl_run::job::resolve;
@@ -369,6 +369,10 @@ impl Decision<'_, '_> {
         }
         if let Role::Standby { master } = role {
             self.note_master(record, confirmed.as_deref());
+            // A standby records its pools at first sight too, so a pool replaced later is
+            // recognised before this node is ever master on it.
+            let (pools, listed) = self.own_pools();
+            record.pools = guards::record_pools(&record.pools, &listed, &pools, false);
             return Acting::Standby {
                 master: master.clone(),
             };
@@ -394,16 +398,18 @@ impl Decision<'_, '_> {
             return Acting::Hold { reason: why };
         }
         self.note_master(record, confirmed.as_deref());
-        if record.acting != Some(Acting::Master) || record.epoch.is_none() {
-            match self.take_epoch(report) {
-                Ok(change) => {
-                    record.epoch = Some(change.taken);
-                    report.epoch_change = Some(change);
-                }
-                Err(why) => {
-                    self.refuse(record, report, &why);
-                    return Acting::Hold { reason: why };
-                }
+        // Every master cycle reads the epochs: a master that was cut off while another took
+        // over learns it here, before it snapshots or sends anything.
+        let continuing = record.acting == Some(Acting::Master);
+        match self.fence(report, continuing.then_some(record.epoch).flatten()) {
+            Ok(Some(change)) => {
+                record.epoch = Some(change.taken);
+                report.epoch_change = Some(change);
+            }
+            Ok(None) => {}
+            Err(why) => {
+                self.refuse(record, report, &why);
+                return Acting::Hold { reason: why };
             }
         }
         Acting::Master
@@ -447,7 +453,8 @@ impl Decision<'_, '_> {
             .collect()
     }
 
-    fn pool_problems(&self, record: &mut ServiceState) -> Vec<String> {
+    /// This node's pools of the service, and `zpool list` of them.
+    fn own_pools(&self) -> (Vec<String>, Vec<PoolInfo>) {
         let mut pools: Vec<String> = self
             .own()
             .iter()
@@ -461,6 +468,11 @@ impl Decision<'_, '_> {
             // A pool that is not imported makes `zpool list <pool>` fail: list them all.
             Err(_) => zferry_zfs::ops::zpool_list(self.exec, &[]).unwrap_or_default(),
         };
+        (pools, listed)
+    }
+
+    fn pool_problems(&self, record: &mut ServiceState) -> Vec<String> {
+        let (pools, listed) = self.own_pools();
         let known = record.pools.clone();
         let problems = guards::pool_problems(
             &pools,
@@ -476,9 +488,14 @@ impl Decision<'_, '_> {
         problems
     }
 
-    /// Reads every reachable epoch of the service's datasets and sets one above the highest
-    /// on this node's datasets.
-    fn take_epoch(&mut self, report: &mut ServiceReport) -> Result<EpochChange, String> {
+    /// Reads every reachable epoch of the service's datasets. Refuses when a peer is ahead of
+    /// this node; otherwise a new master (`held` = `None`, or this node's datasets no longer
+    /// at the epoch it holds) sets one above the highest on its datasets.
+    fn fence(
+        &mut self,
+        report: &mut ServiceReport,
+        held: Option<u64>,
+    ) -> Result<Option<EpochChange>, String> {
         let all = service::datasets(self.config, self.svc);
         let mut by_node: BTreeMap<&str, Vec<DatasetName>> = BTreeMap::new();
         for d in &all {
@@ -490,6 +507,8 @@ impl Decision<'_, '_> {
         let mut seen = Vec::new();
         let mut unread = Vec::new();
         let mut own = Vec::new();
+        let mut own_highest = Epoch::default();
+        let mut newer_peer: Option<(String, Epoch)> = None;
         for (node, roots) in &by_node {
             let result = if *node == self.opts.local {
                 crate::epochs::read(self.exec, roots)
@@ -501,9 +520,13 @@ impl Decision<'_, '_> {
             };
             match result {
                 Ok(epochs) => {
-                    seen.extend(epochs.values().copied());
+                    let top = epochs.values().copied().max().unwrap_or_default();
+                    seen.push(top);
                     if *node == self.opts.local {
+                        own_highest = top;
                         own = epochs.into_keys().collect();
+                    } else if newer_peer.as_ref().is_none_or(|(_, e)| top > *e) {
+                        newer_peer = Some(((*node).to_owned(), top));
                     }
                 }
                 Err(e) if *node == self.opts.local => {
@@ -511,6 +534,22 @@ impl Decision<'_, '_> {
                 }
                 Err(e) => unread.push(format!("{node}: {e}")),
             }
+        }
+        // A peer ahead of this node means another node was master since this one last
+        // received: its data here is behind. It must be resynced as a standby first.
+        if let Some((peer, e)) = newer_peer
+            && e > own_highest
+        {
+            return Err(format!(
+                "node {peer} holds epoch {}, newer than this node's {}: another node was master \
+                 since this one last received, so its data here is behind. Not taking over. Move \
+                 the service to the newest master (or let this node be its standby until it is \
+                 resynced), then move it here",
+                e.0, own_highest.0
+            ));
+        }
+        if held == Some(own_highest.0) {
+            return Ok(None);
         }
         let highest = seen.iter().copied().max().unwrap_or_default();
         let taken = next_master_epoch(seen);
@@ -532,11 +571,11 @@ impl Decision<'_, '_> {
             highest = highest.0,
             "became master"
         );
-        Ok(EpochChange {
+        Ok(Some(EpochChange {
             highest_seen: highest.0,
             taken: taken.0,
             unread,
-        })
+        }))
     }
 
     /// The leaving master's last snapshot and send (once per epoch).

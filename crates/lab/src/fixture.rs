@@ -201,6 +201,36 @@ impl TestPool {
         std::fs::write(format!("{mountpoint}/{file}"), data).expect("writing test data");
     }
 
+    /// `zpool export`: the pool (a node's disks) goes away until [`TestPool::import`].
+    pub fn export(&self) {
+        self.run_ok("zpool", &["export", "-f", &self.name]);
+    }
+
+    /// Imports the pool exported by [`TestPool::export`] from its backing file.
+    pub fn import(&self) {
+        self.run_ok("zpool", &["import", "-d", self.file_str(), &self.name]);
+    }
+
+    /// Destroys the pool and creates an empty one with the same name on a fresh file: a
+    /// replaced disk (same name, new pool guid, no data).
+    pub fn replace_with_empty(&self, size: &str) {
+        self.run_ok("zpool", &["destroy", "-f", &self.name]);
+        let _ = std::fs::remove_file(&self.file);
+        self.run_ok("truncate", &["-s", size, self.file_str()]);
+        let mountpoint = format!("mountpoint=/var/tmp/zferry-test-mnt/{}", self.name);
+        self.run_ok(
+            "zpool",
+            &[
+                "create",
+                "-f",
+                "-O",
+                &mountpoint,
+                &self.name,
+                self.file_str(),
+            ],
+        );
+    }
+
     /// Runs `program args…` and panics with its stderr if it fails.
     pub fn run_ok<S: AsRef<str>>(&self, program: &str, args: &[S]) -> Output {
         let cmd = CommandSpec::new(program).args(args.iter().map(|a| a.as_ref().to_owned()));
