@@ -76,6 +76,9 @@ pub enum Command {
         #[command(subcommand)]
         command: ReplCommand,
     },
+    /// The long-running HA controller: polls placement, snapshots and replicates by role
+    /// (run it from systemd: `dist/zferry.service`; SIGHUP reloads the configuration).
+    Daemon(DaemonArgs),
     /// HA: replication that follows the service (placement, role, fencing epoch, final sync).
     Ha {
         #[command(subcommand)]
@@ -145,6 +148,20 @@ pub struct HaRunOnceArgs {
     /// Seconds replication waits for another run holding a pool lock.
     #[arg(long, default_value_t = 60)]
     pub lock_wait: u64,
+    /// Act as this node (default: global.hostname, else the node without an address).
+    #[arg(long)]
+    pub node: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct DaemonArgs {
+    /// Seconds between two looks at each service's placement.
+    #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u64).range(1..))]
+    pub poll_interval: u64,
+    /// Seconds between two cycles (snapshot run, then replication); a role change runs one at
+    /// once. This bounds the RPO.
+    #[arg(long, default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..))]
+    pub cycle_interval: u64,
     /// Act as this node (default: global.hostname, else the node without an address).
     #[arg(long)]
     pub node: Option<String>,

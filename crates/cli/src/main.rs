@@ -5,6 +5,7 @@ mod backup_cmd;
 mod blocksync_cmd;
 mod cli;
 mod config_cmd;
+mod daemon_cmd;
 mod ha_cmd;
 mod human;
 mod logging;
@@ -56,6 +57,7 @@ fn main() -> ExitCode {
             SnapCommand::Rollback(args) => snap_cmd::rollback(args),
             SnapCommand::Clone(args) => snap_cmd::clone(args),
         },
+        Command::Daemon(args) => daemon_cmd::run(&cli, args),
         Command::Ha { command } => match command {
             HaCommand::RunOnce(args) => ha_cmd::run_once(&cli, args),
             HaCommand::Status(args) => ha_cmd::status(&cli, args),

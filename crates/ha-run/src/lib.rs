@@ -8,11 +8,13 @@
 //!   makes its final sync (pure).
 //! - [`epochs`]: reading and setting `zferry:epoch`.
 //! - [`cycle`]: one cycle: decide, fence, final sync, snapshots, replicate.
+//! - [`daemon`]: the daemon's observation histories and cycle schedule (pure).
 //! - [`state`]: per-service record of the last decision, epoch and refusal.
 //! - [`alert`]: the alert command.
 
 pub mod alert;
 pub mod cycle;
+pub mod daemon;
 pub mod epochs;
 pub mod guards;
 pub mod observe;
