@@ -180,6 +180,13 @@ pub fn run_cycle(
     let services = service::services_of(config, &opts.local, &opts.services)?;
     let state_dir = config.global.state_dir.as_path();
     let lock_dir = config.global.lock_dir.as_path().to_owned();
+    // The ssh control sockets live there; the epoch reads may use them before any lock.
+    std::fs::create_dir_all(&lock_dir).map_err(|e| {
+        format!(
+            "cannot create the lock directory {}: {e}",
+            lock_dir.display()
+        )
+    })?;
     let mut hosts = Hosts::new(config, opts.local.clone(), &lock_dir);
     let now = opts.now.as_second();
 

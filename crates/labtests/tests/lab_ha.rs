@@ -174,7 +174,9 @@ fn epoch(pool: &TestPool, ds: &str) -> String {
     out.stdout_lossy().trim().to_owned()
 }
 
+/// The md5 of `file` in `ds`, mounting `ds` first (replicas are received unmounted).
 fn file_sum(pool: &TestPool, ds: &str, file: &str) -> String {
+    let _ = pool.run("zfs", &["mount", ds]);
     let mnt = pool.run_ok("zfs", &["get", "-H", "-o", "value", "mountpoint", ds]);
     let path = format!("{}/{file}", mnt.stdout_lossy().trim());
     let out = pool.run_ok("md5sum", &[path.as_str()]);
