@@ -412,6 +412,25 @@ pub enum MonitorCommand {
     Health(MonitorArgs),
     /// Pool capacity against global.capacity-warn/-crit, default 80/95 % (sanoid --monitor-capacity).
     Capacity(MonitorArgs),
+    /// The recovery point (age of the newest common snapshot) of every pair this node sends:
+    /// its jobs, and its services' jobs while it is their master.
+    Replication(MonitorReplicationArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct MonitorReplicationArgs {
+    /// Print JSON instead of the Nagios line (the exit code is the same).
+    #[arg(long)]
+    pub json: bool,
+    /// WARNING when a pair's RPO reaches this age.
+    #[arg(long, default_value = "1h")]
+    pub warn: String,
+    /// CRITICAL when a pair's RPO reaches this age, or it never replicated.
+    #[arg(long, default_value = "4h")]
+    pub crit: String,
+    /// Check as this node (default: global.hostname, else the node without an address).
+    #[arg(long)]
+    pub node: Option<String>,
 }
 
 #[derive(Debug, Args)]

@@ -14,7 +14,7 @@ use zferry_snap::monitor::{
 use zferry_snap::state;
 use zferry_zfs::{DatasetName, PoolName, ops, parse_zpool_status};
 
-use crate::cli::{Cli, MonitorArgs, MonitorCommand};
+use crate::cli::{Cli, MonitorArgs, MonitorCommand, MonitorReplicationArgs};
 use crate::output;
 
 const UNKNOWN: u8 = 3;
@@ -24,6 +24,7 @@ pub fn run(cli: &Cli, command: &MonitorCommand) -> Result<u8> {
         MonitorCommand::Snapshots(args) => snapshots(cli, args),
         MonitorCommand::Health(args) => health(cli, args),
         MonitorCommand::Capacity(args) => capacity(cli, args),
+        MonitorCommand::Replication(args) => replication(cli, args),
     };
     match result {
         Ok(code) => Ok(code),
@@ -119,5 +120,94 @@ fn capacity(cli: &Cli, args: &MonitorArgs) -> Result<u8> {
         .collect();
     let list = ops::zpool_list(&exec, &[])?;
     let report = monitor_capacity(&pools, &list);
+    emit(args.json, &report, &report.line, report.exit_code)
+}
+
+fn replication(cli: &Cli, args: &MonitorReplicationArgs) -> Result<u8> {
+    let config = Config::load(&cli.config)?;
+    let local = args
+        .node
+        .clone()
+        .unwrap_or_else(|| zferry_repl_run::hosts::local_node(&config));
+    let secs = |flag: &str, v: &str| -> Result<u64> {
+        let d: zferry_config::DurationSpec = v
+            .parse()
+            .map_err(|e| anyhow::anyhow!("--{flag} {v:?}: {e}"))?;
+        Ok(d.get().as_secs())
+    };
+    let (warn, crit) = (secs("warn", &args.warn)?, secs("crit", &args.crit)?);
+    let (actings, unreadable) = zferry_ha_run::state::recorded_actings(&config);
+    if let Some(e) = unreadable.first() {
+        anyhow::bail!("{e}");
+    }
+    // A service's jobs are checked on its master only, and only their pairs from here.
+    let mut service_jobs: BTreeSet<&str> = BTreeSet::new();
+    let mut mastered: BTreeSet<&str> = BTreeSet::new();
+    let mut skipped = Vec::new();
+    for (name, svc) in &config.services {
+        let acting = actings.get(name.as_str());
+        let master = acting == Some(&zferry_ha_run::service::Acting::Master);
+        for j in &svc.jobs {
+            service_jobs.insert(j.get_ref().as_str());
+            if master {
+                mastered.insert(j.get_ref().as_str());
+            }
+        }
+        if !master && zferry_ha_run::service::involves(svc, &local) {
+            skipped.push(format!(
+                "service {name} ({})",
+                acting.map_or_else(
+                    || "no role yet".to_owned(),
+                    zferry_ha_run::cycle::acting_text
+                )
+            ));
+        }
+    }
+    let own: BTreeSet<String> = zferry_repl_run::job::resolve_jobs(
+        &config,
+        &local,
+        &[],
+        zferry_repl::Destructive::AppendOnly,
+    )?
+    .into_iter()
+    .map(|j| j.name)
+    .collect();
+    let now = Timestamp::now().as_second().unsigned_abs();
+    let prefix = format!("{local}:");
+    let mut pairs = Vec::new();
+    for name in config.jobs.keys() {
+        let job = name.as_str();
+        let checked = if service_jobs.contains(job) {
+            mastered.contains(job)
+        } else {
+            own.contains(job)
+        };
+        if !checked {
+            continue;
+        }
+        let path = zferry_repl_run::state::state_path(config.global.state_dir.as_path(), job);
+        let st = zferry_repl_run::state::load(&path)?;
+        let before = pairs.len();
+        for (pair, s) in st.pairs {
+            if service_jobs.contains(job) && !pair.starts_with(&prefix) {
+                continue;
+            }
+            pairs.push(zferry_ha_run::rpo::PairAge {
+                job: job.to_owned(),
+                pair,
+                rpo_seconds: s.common_creation.map(|c| now.saturating_sub(c)),
+                last_error: s.last_error.map(|(_, e)| e),
+            });
+        }
+        if pairs.len() == before {
+            pairs.push(zferry_ha_run::rpo::PairAge {
+                job: job.to_owned(),
+                pair: "(no run recorded on this node)".to_owned(),
+                rpo_seconds: None,
+                last_error: None,
+            });
+        }
+    }
+    let report = zferry_ha_run::rpo::check(pairs, warn, crit, &skipped);
     emit(args.json, &report, &report.line, report.exit_code)
 }

@@ -9,6 +9,7 @@
 //! - [`epochs`]: reading and setting `zferry:epoch`.
 //! - [`cycle`]: one cycle: decide, fence, final sync, snapshots, replicate.
 //! - [`daemon`]: the daemon's observation histories and cycle schedule (pure).
+//! - [`rpo`]: the replication monitor's rating of recovery points (pure).
 //! - [`state`]: per-service record of the last decision, epoch and refusal.
 //! - [`alert`]: the alert command.
 
@@ -18,5 +19,6 @@ pub mod daemon;
 pub mod epochs;
 pub mod guards;
 pub mod observe;
+pub mod rpo;
 pub mod service;
 pub mod state;
