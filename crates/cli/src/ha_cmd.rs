@@ -42,6 +42,42 @@ pub fn run_once(cli: &Cli, args: &HaRunOnceArgs) -> Result<u8> {
     Ok(report.exit_code)
 }
 
+/// Each service's recorded HA state with its pairs' RPO (`only` restricts; empty = all).
+pub fn service_rows(config: &Config, only: &[String], now: u64) -> Result<Vec<StatusRow>> {
+    let dir = config.global.state_dir.as_path();
+    let mut rows = Vec::new();
+    for (name, svc) in &config.services {
+        if !only.is_empty() && !only.iter().any(|s| s == name.as_str()) {
+            continue;
+        }
+        let record = state::load(dir, name.as_str())?;
+        let mut pairs = Vec::new();
+        for job in &svc.jobs {
+            let job = job.get_ref().as_str();
+            let st = zferry_repl_run::state::load(&zferry_repl_run::state::state_path(dir, job))?;
+            for (pair, p) in st.pairs {
+                pairs.push(PairRpo {
+                    job: job.to_owned(),
+                    pair,
+                    rpo_seconds: p.common_creation.map(|c| now.saturating_sub(c)),
+                    common: p.common,
+                    last_error: p.last_error.map(|(_, e)| e),
+                });
+            }
+        }
+        rows.push(StatusRow {
+            service: name.to_string(),
+            role_age_seconds: record
+                .since
+                .and_then(|s| u64::try_from(s).ok())
+                .map(|s| now.saturating_sub(s)),
+            record,
+            pairs,
+        });
+    }
+    Ok(rows)
+}
+
 fn render(r: &CycleReport) -> String {
     let mut out = String::new();
     let dry = if r.dry_run {
@@ -89,7 +125,7 @@ fn render(r: &CycleReport) -> String {
 
 /// One service in `zferry ha status`.
 #[derive(Debug, Serialize)]
-struct StatusRow {
+pub struct StatusRow {
     service: String,
     #[serde(flatten)]
     record: ServiceState,
@@ -100,7 +136,7 @@ struct StatusRow {
 
 /// A pair of one of the service's jobs, from the replication record.
 #[derive(Debug, Serialize)]
-struct PairRpo {
+pub struct PairRpo {
     job: String,
     pair: String,
     common: Option<String>,
@@ -113,46 +149,22 @@ pub fn status(cli: &Cli, args: &HaStatusArgs) -> Result<u8> {
     let now = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_secs());
-    let dir = config.global.state_dir.as_path();
-    let mut rows = Vec::new();
-    for (name, svc) in &config.services {
-        if !args.services.is_empty() && !args.services.iter().any(|s| s == name.as_str()) {
-            continue;
-        }
-        let record = state::load(dir, name.as_str())?;
-        let mut pairs = Vec::new();
-        for job in &svc.jobs {
-            let job = job.get_ref().as_str();
-            let st = zferry_repl_run::state::load(&zferry_repl_run::state::state_path(dir, job))?;
-            for (pair, p) in st.pairs {
-                pairs.push(PairRpo {
-                    job: job.to_owned(),
-                    pair,
-                    rpo_seconds: p.common_creation.map(|c| now.saturating_sub(c)),
-                    common: p.common,
-                    last_error: p.last_error.map(|(_, e)| e),
-                });
-            }
-        }
-        rows.push(StatusRow {
-            service: name.to_string(),
-            role_age_seconds: record
-                .since
-                .and_then(|s| u64::try_from(s).ok())
-                .map(|s| now.saturating_sub(s)),
-            record,
-            pairs,
-        });
-    }
+    let rows = service_rows(&config, &args.services, now)?;
     if args.json {
         output::json(&rows)?;
         return Ok(crate::exit::OK);
     }
+    output::text(&render_rows(&rows, now))?;
+    Ok(crate::exit::OK)
+}
+
+/// The text of `zferry ha status` (and the services part of `zferry status`).
+pub fn render_rows(rows: &[StatusRow], now: u64) -> String {
     let mut text = String::new();
     if rows.is_empty() {
         text.push_str("no [services.*] in the configuration\n");
     }
-    for r in &rows {
+    for r in rows {
         let role = r.record.acting.as_ref().map_or_else(
             || "no decision yet (run `zferry ha run-once`)".to_owned(),
             acting_text,
@@ -195,6 +207,5 @@ pub fn status(cli: &Cli, args: &HaStatusArgs) -> Result<u8> {
             let _ = writeln!(text, "    LAST REFUSAL ({} ago): {why}", human::age(ago));
         }
     }
-    output::text(&text)?;
-    Ok(crate::exit::OK)
+    text
 }

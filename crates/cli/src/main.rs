@@ -42,7 +42,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     logging::init(&cli.log);
     let result = match &cli.command {
-        Command::Status(args) => status::run(args),
+        Command::Status(args) => status::run(&cli, args),
         Command::Config {
             command: ConfigCommand::Check(args),
         } => config_cmd::check(&cli, args),

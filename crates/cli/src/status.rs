@@ -12,7 +12,7 @@ use serde::Serialize;
 use zferry_exec::{Executor, LocalExecutor};
 use zferry_zfs::{DatasetName, ObjectName, ObjectType, PoolInfo, PoolName, ZfsObject, ops};
 
-use crate::cli::StatusArgs;
+use crate::cli::{Cli, StatusArgs};
 use crate::{exit, human, output};
 
 /// What `zferry status --json` prints.
@@ -119,7 +119,7 @@ pub fn summarize(host: &str, pools: &[PoolInfo], objects: &[ZfsObject], now: u64
     }
 }
 
-pub fn run(args: &StatusArgs) -> Result<u8> {
+pub fn run(cli: &Cli, args: &StatusArgs) -> Result<u8> {
     let exec = LocalExecutor::new();
     let pools: Vec<PoolName> = args
         .pools
@@ -145,12 +145,44 @@ pub fn run(args: &StatusArgs) -> Result<u8> {
         ops::list(&exec, &types, &roots, !roots.is_empty(), &[])?
     };
     let report = summarize(exec.host(), &pool_infos, &objects, now);
+    let services = services(cli, now);
     if args.json {
-        output::json(&report)?;
+        output::json(&WithServices {
+            report: &report,
+            services: &services,
+        })?;
     } else {
-        output::text(&render_table(&report))?;
+        let mut text = render_table(&report);
+        if !services.is_empty() {
+            text.push('\n');
+            text.push_str(&crate::ha_cmd::render_rows(&services, now));
+        }
+        output::text(&text)?;
     }
     Ok(exit::OK)
+}
+
+/// `zferry status --json`: the pools and datasets, and each HA service's recorded state.
+#[derive(Serialize)]
+struct WithServices<'a> {
+    #[serde(flatten)]
+    report: &'a StatusReport,
+    services: &'a [crate::ha_cmd::StatusRow],
+}
+
+/// The HA services of the configuration, when there is one: a host without a configuration
+/// (or with one that does not parse) still gets its pools and datasets.
+fn services(cli: &Cli, now: u64) -> Vec<crate::ha_cmd::StatusRow> {
+    if !cli.config.exists() {
+        return Vec::new();
+    }
+    let rows = zferry_config::Config::load(&cli.config)
+        .map_err(anyhow::Error::from)
+        .and_then(|c| crate::ha_cmd::service_rows(&c, &[], now));
+    rows.unwrap_or_else(|e| {
+        tracing::warn!("services not shown: {e:#}");
+        Vec::new()
+    })
 }
 
 /// The two tables `zferry status` prints.
