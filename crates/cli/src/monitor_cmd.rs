@@ -140,7 +140,8 @@ fn replication(cli: &Cli, args: &MonitorReplicationArgs) -> Result<u8> {
     if let Some(e) = unreadable.first() {
         anyhow::bail!("{e}");
     }
-    // A service's jobs are checked on its master only, and only their pairs from here.
+    // A service's jobs are checked on its master only (this node's records are the pairs
+    // it sent).
     let mut service_jobs: BTreeSet<&str> = BTreeSet::new();
     let mut mastered: BTreeSet<&str> = BTreeSet::new();
     let mut skipped = Vec::new();
@@ -173,7 +174,6 @@ fn replication(cli: &Cli, args: &MonitorReplicationArgs) -> Result<u8> {
     .map(|j| j.name)
     .collect();
     let now = Timestamp::now().as_second().unsigned_abs();
-    let prefix = format!("{local}:");
     let mut pairs = Vec::new();
     for name in config.jobs.keys() {
         let job = name.as_str();
@@ -189,9 +189,6 @@ fn replication(cli: &Cli, args: &MonitorReplicationArgs) -> Result<u8> {
         let st = zferry_repl_run::state::load(&path)?;
         let before = pairs.len();
         for (pair, s) in st.pairs {
-            if service_jobs.contains(job) && !pair.starts_with(&prefix) {
-                continue;
-            }
             pairs.push(zferry_ha_run::rpo::PairAge {
                 job: job.to_owned(),
                 pair,

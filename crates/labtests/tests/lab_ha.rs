@@ -209,6 +209,7 @@ fn replication_follows_the_service_through_switchover_failover_and_return() {
     planned_switchover_to_b(&lab);
     crash_failover_to_a(&lab);
     old_master_b_returns(&lab);
+    status_and_monitor_agree(&lab);
     let alerts = lab.alerts();
     for want in [
         "a role-change: none -> master",
@@ -445,4 +446,59 @@ fn an_empty_replacement_pool_is_refused_as_master() {
         snaps(&lab.b, &b).is_empty(),
         "no snapshots on B's empty dataset"
     );
+}
+
+/// After the return: `ha status`, `status` and `monitor replication` on both nodes.
+fn status_and_monitor_agree(lab: &Lab) {
+    let zferry = |node: &str, args: &[&str]| {
+        let cfg = lab.config(node);
+        let mut all = vec!["--config", cfg.to_str().unwrap()];
+        all.extend(args);
+        run_zferry(&all)
+    };
+    let (code, out, err) = zferry("a", &["ha", "status", "--json"]);
+    assert_eq!(code, 0, "{err}");
+    let rows: Value = serde_json::from_str(&out).unwrap();
+    let nfs = &rows[0];
+    assert_eq!(
+        (nfs["service"].as_str(), nfs["epoch"].as_u64()),
+        (Some("nfs"), Some(3)),
+        "{nfs:#}"
+    );
+    assert_eq!(nfs["acting"]["acting"], "master", "{nfs:#}");
+    let sent = nfs["pairs"].as_array().unwrap();
+    assert_eq!(sent.len(), 2, "{nfs:#}");
+    assert!(
+        sent.iter().all(|p| p["rpo_seconds"].as_u64().is_some()),
+        "{nfs:#}"
+    );
+    let (code, out, err) = zferry("b", &["status", "--json", lab.b.name()]);
+    assert_eq!(code, 0, "{err}");
+    let st: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(st["services"][0]["acting"]["acting"], "standby", "{st:#}");
+    assert!(
+        st["services"][0]["last_refusal"][1]
+            .as_str()
+            .unwrap()
+            .contains("newer than"),
+        "{st:#}"
+    );
+
+    let (code, out, _) = zferry("a", &["monitor", "replication"]);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.starts_with("OK: 2 pairs, worst RPO"), "{out}");
+    let (code, out, _) = zferry("b", &["monitor", "replication"]);
+    assert_eq!(
+        (code, out.trim()),
+        (
+            0,
+            "OK: no pair sent by this node; not the sender of: service nfs (standby of a)"
+        )
+    );
+    let (code, out, _) = zferry(
+        "a",
+        &["monitor", "replication", "--warn", "1s", "--crit", "1h"],
+    );
+    assert_eq!(code, 1, "{out}");
+    assert!(out.starts_with("WARNING: data "), "{out}");
 }
