@@ -10,17 +10,18 @@
 //! - [`role`]: [`decide`] — `Master | Standby | Unknown(reason)` from a history of
 //!   observations: N agreeing, spaced, fresh, quorate, and not in a transition.
 //! - [`epoch`]: the fencing epoch carried by every replicated dataset; an old master can never
-//!   overwrite a newer one.
+//!   overwrite a newer one. It lives in `zferry_repl::epoch`, next to the replication engine
+//!   that enforces it, and is re-exported here.
 //! - [`sim`]: a virtual-time cluster simulator; scenario scripts → decision logs (golden files
 //!   in `tests/scenarios/`).
 
-pub mod epoch;
 pub mod observation;
 pub mod placement;
 pub mod role;
 pub mod sim;
 
-pub use epoch::{
+pub use zferry_repl::epoch;
+pub use zferry_repl::epoch::{
     EPOCH_PROPERTY, Epoch, EpochRefusal, SendVerdict, check_receive, check_send, next_master_epoch,
     send_verdict,
 };

@@ -11,6 +11,7 @@
 //! - [`guards`]: empty-source and shrink guards (M5).
 //! - [`preserve`]: keeping a diverged target aside (`on-divergence = "preserve"`).
 //! - [`fanout`]: one source against several targets, each from its own base.
+//! - [`epoch`]: fencing epochs (`zferry:epoch`): who may overwrite whom after a failover.
 //! - [`dsl`]: a compact snapshot-list notation for tests (`"@a,1 @b,2 #c,3"`).
 //!
 //! The algorithm is written down in `DESIGN.md` next to this crate.
@@ -18,6 +19,7 @@
 pub mod cursor;
 pub mod dsl;
 pub mod entry;
+pub mod epoch;
 pub mod fanout;
 pub mod filter;
 pub mod guards;
@@ -27,6 +29,10 @@ pub mod preserve;
 
 pub use cursor::{CursorBookmark, CursorError, HoldTag, TargetId};
 pub use entry::{Entry, EntryKind};
+pub use epoch::{
+    EPOCH_PROPERTY, Epoch, EpochParseError, EpochRefusal, SendVerdict, check_receive, check_send,
+    next_master_epoch, send_verdict,
+};
 pub use fanout::{CursorUpdate, TargetPlan, TargetState, plan_fanout};
 pub use filter::{FilterError, SnapshotFilter};
 pub use guards::{Fraction, GuardRefusal, ShrinkVerdict, check_empty_source, check_shrink};
