@@ -1,7 +1,8 @@
 //! What one host holds, from at most two `zfs list` calls per host per run.
 //!
 //! 1. [`datasets_argv`]: the job roots' filesystems and volumes with `snapshots_changed`,
-//!    `receive_resume_token`, `encryption` and `referenced` — cheap, one line per dataset.
+//!    `receive_resume_token`, `encryption`, `referenced` and the fencing epoch
+//!    (`zferry:epoch`) — cheap, one line per dataset.
 //! 2. [`entries_argv`]: snapshots and bookmarks, only of the datasets whose
 //!    `snapshots_changed` moved since the last successful run (or that have no record).
 //!
@@ -11,11 +12,11 @@
 use std::collections::BTreeMap;
 
 use zferry_exec::CommandSpec;
-use zferry_repl::{Entry, ResumeToken};
+use zferry_repl::{Entry, Epoch, ResumeToken};
 use zferry_zfs::{DatasetName, Guid};
 
 /// Columns of both listings, in order.
-pub const COLUMNS: &str = "name,type,guid,createtxg,creation,referenced,snapshots_changed,receive_resume_token,encryption,userrefs";
+pub const COLUMNS: &str = "name,type,guid,createtxg,creation,referenced,snapshots_changed,receive_resume_token,encryption,userrefs,zferry:epoch";
 
 pub use zferry_zfs::snapshots_changed::{SETTLED_AFTER, settled};
 
@@ -67,6 +68,8 @@ pub struct DatasetRow {
     pub snapshots_changed: Option<u64>,
     pub resume_token: Option<ResumeToken>,
     pub encrypted: bool,
+    /// `zferry:epoch` (unset: 0).
+    pub epoch: Epoch,
 }
 
 /// Snapshots and bookmarks of one dataset, plus which snapshots carry holds.
@@ -116,6 +119,8 @@ pub fn parse_datasets(stdout: &str) -> Result<BTreeMap<DatasetName, DatasetRow>,
                 t => Some(t.parse().map_err(|e| f.error(&format!("{e}")))?),
             },
             encrypted: !matches!(f.encryption, "off" | "-"),
+            epoch: Epoch::from_property(f.epoch)
+                .map_err(|e| f.error(&format!("dataset {name}: {e}")))?,
         };
         out.insert(name, row);
     }
@@ -174,7 +179,7 @@ fn lines(stdout: &str) -> impl Iterator<Item = (usize, &str)> {
         .filter(|(_, l)| !l.is_empty())
 }
 
-/// The ten columns of one line.
+/// The eleven columns of one line.
 struct Fields<'a> {
     line: usize,
     text: &'a str,
@@ -188,6 +193,7 @@ struct Fields<'a> {
     token: &'a str,
     encryption: &'a str,
     userrefs: &'a str,
+    epoch: &'a str,
 }
 
 impl<'a> Fields<'a> {
@@ -204,11 +210,12 @@ impl<'a> Fields<'a> {
             token,
             encryption,
             userrefs,
+            epoch,
         ] = cols[..]
         else {
             return Err(ListingError {
                 line,
-                reason: format!("expected 10 tab-separated columns, got {}", cols.len()),
+                reason: format!("expected 11 tab-separated columns, got {}", cols.len()),
                 text: text.to_owned(),
             });
         };
@@ -225,6 +232,7 @@ impl<'a> Fields<'a> {
             token,
             encryption,
             userrefs,
+            epoch,
         })
     }
 
@@ -256,10 +264,12 @@ mod tests {
 
     use super::*;
 
-    /// Captured in the lab (OpenZFS 2.3.2): `zfs list -H -p -o <COLUMNS> -t filesystem,volume
-    /// -r la/src` after a resumable receive was interrupted on `la/src/part`.
+    /// Captured in the lab (OpenZFS 2.3.2) by `fixtures/capture-listings.sh`: `zfs list -H -p
+    /// -o <COLUMNS> -t filesystem,volume -r la` after a resumable receive was interrupted on
+    /// `la/src/part2`, with `zferry:epoch` set on `la/src` (3) and `la/dst` (2).
     const DATASETS: &str = include_str!("../fixtures/list-datasets.txt");
-    /// Captured in the lab: `zfs list -H -p -o <COLUMNS> -t snapshot,bookmark -d 1 la/src`.
+    /// Captured by the same script: `zfs list -H -p -o <COLUMNS> -t snapshot,bookmark -d 1
+    /// la/src`.
     const ENTRIES: &str = include_str!("../fixtures/list-entries.txt");
 
     #[test]
@@ -276,6 +286,11 @@ mod tests {
         assert!(
             rows.values().any(|r| r.resume_token.is_some()),
             "fixture has an interrupted receive: {rows:?}"
+        );
+        let epoch = |ds: &str| rows[&ds.parse::<DatasetName>().unwrap()].epoch;
+        assert_eq!(
+            (epoch("la/src"), epoch("la/dst"), epoch("la")),
+            (Epoch(3), Epoch(2), Epoch(0))
         );
     }
 
@@ -296,20 +311,21 @@ mod tests {
 
     #[test]
     fn parses_synthetic_lines_exactly() {
-        let out = "p/a\tfilesystem\t11\t5\t1700000000\t4096\t1700000100\t-\toff\t-\n\
-                   p/a/v\tvolume\t12\t6\t1700000000\t8192\t-\t1-abc-def\taes-256-gcm\t-\n";
+        let out = "p/a\tfilesystem\t11\t5\t1700000000\t4096\t1700000100\t-\toff\t-\t7\n\
+                   p/a/v\tvolume\t12\t6\t1700000000\t8192\t-\t1-abc-def\taes-256-gcm\t-\t-\n";
         let rows = parse_datasets(out).unwrap();
         let a = &rows[&"p/a".parse::<DatasetName>().unwrap()];
         assert_eq!(
-            (a.guid, a.referenced, a.snapshots_changed, a.encrypted),
-            (Guid(11), 4096, Some(1_700_000_100), false)
+            (a.guid, a.referenced, a.snapshots_changed, a.encrypted, a.epoch),
+            (Guid(11), 4096, Some(1_700_000_100), false, Epoch(7))
         );
         let v = &rows[&"p/a/v".parse::<DatasetName>().unwrap()];
         assert!(v.volume && v.encrypted && v.snapshots_changed.is_none());
+        assert_eq!(v.epoch, Epoch(0));
         assert_eq!(v.resume_token.as_ref().unwrap().as_str(), "1-abc-def");
 
-        let out = "p/a@s1\tsnapshot\t21\t7\t1700000001\t4096\t-\t-\toff\t2\n\
-                   p/a#b1\tbookmark\t21\t7\t1700000001\t-\t-\t-\t-\t-\n";
+        let out = "p/a@s1\tsnapshot\t21\t7\t1700000001\t4096\t-\t-\toff\t2\t7\n\
+                   p/a#b1\tbookmark\t21\t7\t1700000001\t-\t-\t-\t-\t-\t-\n";
         let e = parse_entries(out).unwrap();
         let a = &e[&"p/a".parse::<DatasetName>().unwrap()];
         assert_eq!(
@@ -326,9 +342,16 @@ mod tests {
     fn rejects_malformed_lines_with_their_number() {
         let err = parse_datasets("p/a\tfilesystem\t11\n").unwrap_err();
         assert_eq!(err.line, 1);
-        let err = parse_datasets("p/a\tfilesystem\tx\t5\t1\t1\t-\t-\toff\t-\n").unwrap_err();
+        let err =
+            parse_datasets("p/a\tfilesystem\tx\t5\t1\t1\t-\t-\toff\t-\t-\n").unwrap_err();
         assert!(err.reason.contains("guid"), "{err}");
-        assert!(parse_entries("p/a\tfilesystem\t1\t1\t1\t1\t-\t-\toff\t-\n").is_err());
+        assert!(parse_entries("p/a\tfilesystem\t1\t1\t1\t1\t-\t-\toff\t-\t-\n").is_err());
+        let err =
+            parse_datasets("p/a\tfilesystem\t1\t5\t1\t1\t-\t-\toff\t-\tlots\n").unwrap_err();
+        assert!(
+            err.reason.contains("dataset p/a") && err.reason.contains("zferry:epoch"),
+            "{err}"
+        );
     }
 
     #[test]
