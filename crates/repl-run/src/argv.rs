@@ -4,7 +4,9 @@
 //! checked types, so nothing here can smuggle an option or a second command.
 
 use zferry_exec::CommandSpec;
-use zferry_repl::{CursorBookmark, Entry, HoldTag, PreserveAction, ResumeToken, Step};
+use zferry_repl::{
+    CursorBookmark, EPOCH_PROPERTY, Entry, Epoch, HoldTag, PreserveAction, ResumeToken, Step,
+};
 use zferry_zfs::DatasetName;
 
 /// How the stream is produced.
@@ -48,12 +50,19 @@ pub fn send_resume(token: &ResumeToken) -> CommandSpec {
     zfs("send resume").args(["send", "-v", "-P", "-t", token.as_str()])
 }
 
-/// `zfs recv -s -u [-F] <target>`: resumable, not mounted; `-F` only when the plan's
-/// `Destruction` allows it.
-pub fn recv(target: &DatasetName, force: bool) -> CommandSpec {
+/// `zfs recv -s -u [-F] [-o zferry:epoch=<n>] <target>`: resumable, not mounted; `-F` only
+/// when the plan's `Destruction` allows it. A source at a fencing epoch above 0 passes it on:
+/// the target takes it as a local property when the receive completes (OpenZFS 2.3, also
+/// for resumed receives), so no separate `zfs set` can be left undone.
+pub fn recv(target: &DatasetName, force: bool, epoch: Epoch) -> CommandSpec {
     let mut cmd = zfs("recv").args(["recv", "-s", "-u"]);
     if force {
         cmd = cmd.arg("-F");
+    }
+    if epoch > Epoch(0) {
+        cmd = cmd
+            .arg("-o")
+            .arg(format!("{EPOCH_PROPERTY}={}", epoch.property_value()));
     }
     cmd.arg(target.to_string())
 }
@@ -186,12 +195,20 @@ mod tests {
     #[test]
     fn recv_is_append_only_unless_forced() {
         assert_eq!(
-            recv(&ds("p/t"), false).argv(),
+            recv(&ds("p/t"), false, Epoch(0)).argv(),
             ["zfs", "recv", "-s", "-u", "p/t"]
         );
         assert_eq!(
-            recv(&ds("p/t"), true).argv(),
+            recv(&ds("p/t"), true, Epoch(0)).argv(),
             ["zfs", "recv", "-s", "-u", "-F", "p/t"]
+        );
+    }
+
+    #[test]
+    fn recv_passes_a_fencing_epoch_on() {
+        assert_eq!(
+            recv(&ds("p/t"), false, Epoch(7)).argv(),
+            ["zfs", "recv", "-s", "-u", "-o", "zferry:epoch=7", "p/t"]
         );
     }
 

@@ -9,6 +9,7 @@
 //! - [`progress`]: parses `zfs send -v -P` stderr.
 //! - [`wire`]: where the stream is compressed and whether a relay touches it (pure).
 //! - [`relay`]: the copy through zstd and the bandwidth limit; [`rate`]: the limit's math.
+//! - [`fencing`]: the sender's fencing-epoch check for one pair (pure).
 //! - [`run`]: one run of a job: lock, list, plan, guard, send, resume, move cursors, record.
 //! - [`state`]: per-job record of sizes, `snapshots_changed` and last results.
 //! - [`lock`]: one run per pool at a time.
@@ -16,6 +17,7 @@
 
 pub mod argv;
 pub mod events;
+pub mod fencing;
 pub mod hosts;
 pub mod job;
 pub mod listing;

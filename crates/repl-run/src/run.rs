@@ -14,14 +14,16 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use zferry_config::{OnDivergence, RawMode};
 use zferry_exec::{CommandSpec, Executor, RetryClass};
 use zferry_repl::{
-    Common, CursorUpdate, Destruction, Entry, JobOptions, Outcome, PreservePlan, PreserveRefusal,
-    ShrinkVerdict, Step, TargetPlan, TargetState, check_empty_source, check_shrink,
-    diverged_suffix, plan_fanout, plan_preserve,
+    Common, CursorUpdate, Destruction, Entry, Epoch, JobOptions, Outcome, PreservePlan,
+    PreserveRefusal, SendVerdict, ShrinkVerdict, Step, TargetPlan, TargetState,
+    check_empty_source, check_shrink, diverged_epoch_suffix, diverged_suffix, plan_fanout,
+    plan_preserve,
 };
 use zferry_zfs::{CommandFailure, DatasetName, ZfsErrorKind};
 
 use crate::argv::{self, SendFlags};
 use crate::events::{Event, EventSink};
+use crate::fencing::{self, Fence, Side};
 use crate::hosts::Hosts;
 use crate::job::{JobSpec, Target, source_datasets, target_dataset};
 use crate::listing::{self, DatasetRow, Entries};
@@ -301,7 +303,9 @@ impl<'h, 'c, 'j> Run<'h, 'c, 'j> {
         let (Some(src), Some(tgt)) = (src, tgt) else {
             return false;
         };
-        st.last_error.is_none()
+        // A newer target is planned (and refused) every run, never skipped as unchanged.
+        tgt.epoch <= src.epoch
+            && st.last_error.is_none()
             && st
                 .last_success
                 .is_some_and(|t| now().saturating_sub(t) < REPLAN_EVERY.as_secs())
@@ -371,7 +375,24 @@ impl<'h, 'c, 'j> Run<'h, 'c, 'j> {
         let src = self.entries_of(&src_node, &pair.source);
         let tgt = self.entries_of(&tgt_node, &pair.target_ds);
         let resume_token = tgt_row.as_ref().and_then(|r| r.resume_token.clone());
-        let plan = self.plan(pair, &src.entries, &tgt.entries, resume_token, modified);
+        let fence = self.fence(pair);
+        if let Fence::Refused(_) = fence {
+            let (source, target) = self.sides(pair);
+            let message = fencing::target_newer_message(source, target);
+            tracing::warn!(job = job.name, source = %pair.source, target = %pair.target_ds,
+                node = tgt_node, "refused: the target is at a newer fencing epoch");
+            return self.report(pair, PairStatus::NeedsAdmin, message);
+        }
+        let preserve_diverged =
+            fence.preserve_diverged(job.on_divergence == OnDivergence::Preserve);
+        let plan = self.plan(
+            pair,
+            &src.entries,
+            &tgt.entries,
+            resume_token,
+            modified,
+            preserve_diverged,
+        );
 
         let flags = match send_flags(job, &src_row) {
             Ok(flags) => flags,
@@ -434,11 +455,27 @@ impl<'h, 'c, 'j> Run<'h, 'c, 'j> {
                     lines,
                 )
             }
-            Outcome::Preserve { .. } => {
+            Outcome::Preserve {
+                common,
+                target_only,
+                modified,
+                ..
+            } => {
+                if let Fence::IfDiverged(SendVerdict::Refuse(_)) = fence {
+                    let (source, target) = self.sides(pair);
+                    let message = fencing::no_winner_message(
+                        source,
+                        target,
+                        common,
+                        target_only,
+                        *modified,
+                    );
+                    return self.report(pair, PairStatus::NeedsAdmin, message);
+                }
                 if let Err(message) = self.guards(pair, &src_row, tgt_row.as_ref()) {
                     return self.report(pair, PairStatus::NeedsAdmin, message);
                 }
-                self.preserve_and_send(pair, &plan, flags, &tgt.held)
+                self.preserve_and_send(pair, &plan, flags, &tgt.held, &fence)
             }
             other => self.report(pair, PairStatus::NeedsAdmin, other.to_string()),
         }
@@ -505,7 +542,7 @@ impl<'h, 'c, 'j> Run<'h, 'c, 'j> {
                     "receiving with -F as the job allows");
             }
             let send = argv::send(&pair.source, step, flags);
-            let recv = argv::recv(&pair.target_ds, force);
+            let recv = argv::recv(&pair.target_ds, force, self.sides(pair).0.epoch);
             self.emit(|| {
                 let (job, source, target) = self.names(pair);
                 Event::TransferStart {
@@ -546,12 +583,14 @@ impl<'h, 'c, 'j> Run<'h, 'c, 'j> {
                 Err(e)
                     if i == 0
                         && !force
-                        && self.job.on_divergence == OnDivergence::Preserve
+                        && self
+                            .fence(pair)
+                            .preserve_diverged(self.job.on_divergence == OnDivergence::Preserve)
                         && e.kind() == Some(ZfsErrorKind::ReceiveDestinationModified) =>
                 {
                     tracing::warn!(job = self.job.name, target = %pair.target_ds,
                         node = pair.target.at.node,
-                        "the target was written after its newest snapshot; on-divergence = preserve");
+                        "the target was written after its newest snapshot; planning to keep it aside");
                     return self.replicate_planned(pair, false, true);
                 }
                 Err(e) => return self.transfer_failed(pair, &e, i, steps.len()),
@@ -579,13 +618,15 @@ impl<'h, 'c, 'j> Run<'h, 'c, 'j> {
         r
     }
 
-    /// `on-divergence = preserve`: keep the target aside, then send the planned steps.
+    /// `on-divergence = preserve`, or a source at a newer fencing epoch: keep the target
+    /// aside, then send the planned steps.
     fn preserve_and_send(
         &mut self,
         pair: &Pair<'_>,
         plan: &TargetPlan,
         flags: SendFlags,
         held: &[String],
+        fence: &Fence,
     ) -> PairReport {
         let Outcome::Preserve {
             common,
@@ -596,7 +637,11 @@ impl<'h, 'c, 'j> Run<'h, 'c, 'j> {
         else {
             unreachable!("called for Outcome::Preserve only")
         };
-        let preserve = match self.preserve_plan(pair, common, target_only, *modified) {
+        let by_epoch = match fence {
+            Fence::IfDiverged(SendVerdict::PreserveThenSend { target }) => Some(*target),
+            _ => None,
+        };
+        let preserve = match self.preserve_plan(pair, common, target_only, *modified, by_epoch) {
             Ok(p) => p,
             Err(refusal) => {
                 let message = format!("{}\n{refusal}", plan.outcome);
@@ -632,7 +677,11 @@ impl<'h, 'c, 'j> Run<'h, 'c, 'j> {
             &held,
             lines,
         );
-        let kept = format!("kept the diverged target as {}", preserve.aside);
+        let mut kept = format!("kept the diverged target as {}", preserve.aside);
+        if let Some(target) = by_epoch {
+            let source = self.sides(pair).0.epoch;
+            let _ = write!(kept, " ({})", fencing::preserved_note(source, target));
+        }
         report.message = if report.message.is_empty() {
             kept
         } else {
@@ -641,13 +690,15 @@ impl<'h, 'c, 'j> Run<'h, 'c, 'j> {
         report
     }
 
-    /// Names the aside dataset (`<ds>.diverged-<UTC now>`) and plans keeping the target there.
+    /// Names the aside dataset (`<ds>.diverged-<UTC now>`, or `<ds>.diverged-e<epoch>-<UTC
+    /// now>` when the target's fencing epoch decided) and plans keeping the target there.
     fn preserve_plan(
         &self,
         pair: &Pair<'_>,
         common: &Common,
         target_only: &[Entry],
         modified: bool,
+        by_epoch: Option<Epoch>,
     ) -> Result<PreservePlan, PreserveRefusal> {
         let listed = self.datasets.get(&pair.target.at.node);
         let children: Vec<DatasetName> = listed
@@ -662,10 +713,35 @@ impl<'h, 'c, 'j> Run<'h, 'c, 'j> {
             common,
             target_only,
             modified,
-            &diverged_suffix(now),
+            &by_epoch.map_or_else(
+                || diverged_suffix(now),
+                |e| diverged_epoch_suffix(e.0, now),
+            ),
             |d| listed.is_some_and(|l| l.contains_key(d)),
             &children,
         )
+    }
+
+    /// Both sides of a pair with their fencing epochs (a missing target is at 0).
+    fn sides<'s>(&'s self, pair: &'s Pair<'_>) -> (Side<'s>, Side<'s>) {
+        let epoch = |node: &str, ds: &DatasetName| self.row(node, ds).map_or(Epoch(0), |r| r.epoch);
+        (
+            Side {
+                node: &self.job.source.node,
+                dataset: &pair.source,
+                epoch: epoch(&self.job.source.node, &pair.source),
+            },
+            Side {
+                node: &pair.target.at.node,
+                dataset: &pair.target_ds,
+                epoch: epoch(&pair.target.at.node, &pair.target_ds),
+            },
+        )
+    }
+
+    fn fence(&self, pair: &Pair<'_>) -> Fence {
+        let (source, target) = self.sides(pair);
+        Fence::of(source.epoch, target.epoch)
     }
 
     /// The planner's decision for one pair, logged and sent as an event.
@@ -676,6 +752,7 @@ impl<'h, 'c, 'j> Run<'h, 'c, 'j> {
         target: &[Entry],
         resume_token: Option<zferry_repl::ResumeToken>,
         modified: bool,
+        preserve_diverged: bool,
     ) -> TargetPlan {
         let job = self.job;
         let plan = plan_fanout(
@@ -689,7 +766,7 @@ impl<'h, 'c, 'j> Run<'h, 'c, 'j> {
             &JobOptions {
                 filter: job.filter.clone(),
                 destructive: job.destructive,
-                preserve_diverged: job.on_divergence == OnDivergence::Preserve,
+                preserve_diverged,
             },
         )
         .pop()
@@ -784,7 +861,7 @@ impl<'h, 'c, 'j> Run<'h, 'c, 'j> {
             src_exec.as_ref(),
             &argv::send_resume(token),
             tgt_exec.as_ref(),
-            &argv::recv(&pair.target_ds, false),
+            &argv::recv(&pair.target_ds, false, self.sides(pair).0.epoch),
             self.job.wire,
             self.progress_for(pair),
         );

@@ -3,7 +3,7 @@
 #![allow(clippy::unwrap_used)]
 
 use zferry_exec::{CommandSpec, shell_join};
-use zferry_repl::{CursorBookmark, Entry, HoldTag, ResumeToken, Step, TargetId};
+use zferry_repl::{CursorBookmark, Entry, Epoch, HoldTag, ResumeToken, Step, TargetId};
 use zferry_repl_run::argv::{self, SendFlags};
 use zferry_repl_run::listing;
 use zferry_repl_run::wire::{self, WireOptions};
@@ -78,8 +78,8 @@ fn every_engine_command_is_served() {
     }
     let token: ResumeToken = "1-e3f9a3f0b-f8-789c636064000310a500c4ec".parse().unwrap();
     served(&argv::send_resume(&token));
-    served(&argv::recv(&dst, false));
-    served(&argv::recv(&dst, true));
+    served(&argv::recv(&dst, false, Epoch(0)));
+    served(&argv::recv(&dst, true, Epoch(0)));
     served(&argv::recv_abort(&dst));
     let cursor = CursorBookmark::new("nodeb".parse::<TargetId>().unwrap(), Guid(2));
     served(&argv::bookmark(&src, &b, &cursor));
@@ -119,7 +119,7 @@ fn compressed_wrappers_are_served_around_the_same_zfs_argv() {
     ];
     for send in &sends {
         for force in [false, true] {
-            let recv = argv::recv(&dst, force);
+            let recv = argv::recv(&dst, force, Epoch(0));
             // Both ends remote: the send is wrapped in compress, the receive in decompress.
             let plan = wire::plan(send, &recv, true, true, zstd);
             for (cmd, inner) in [(&plan.send, send), (&plan.recv, &recv)] {
@@ -145,10 +145,10 @@ fn compressed_wrappers_are_served_around_the_same_zfs_argv() {
 #[test]
 fn engine_commands_outside_the_jobs_are_refused() {
     let other = ds("p/other");
-    let cmd = argv::recv(&other, false);
+    let cmd = argv::recv(&other, false, Epoch(0));
     let line = shell_join(&cmd.argv()).unwrap();
     assert!(decide(Some(&line), &policy()).is_err());
-    let forced = argv::recv(&ds("p/src/child"), true);
+    let forced = argv::recv(&ds("p/src/child"), true, Epoch(0));
     let line = shell_join(&forced.argv()).unwrap();
     let err = decide(Some(&line), &policy()).unwrap_err().to_string();
     assert!(err.contains("needs allow-rollback-to-common"), "{err}");
