@@ -3,8 +3,9 @@
 //!
 //! The client's command line arrives in `SSH_ORIGINAL_COMMAND`; `zferry_serve` decides (pure),
 //! this file does the I/O: read the environment and config, run the dry run that names a
-//! resume token's snapshot, and `exec` the authorized `zfs` so its stdin/stdout are the ssh
-//! channel itself (no copy of the stream). A refusal is one line on stderr, exit 126, and a
+//! resume token's snapshot, read a receive target's fencing epoch (`zferry_serve::fence`), and
+//! `exec` the authorized `zfs` so its stdin/stdout are the ssh channel itself (no copy of the
+//! stream). A refusal is one line on stderr, exit 126, and a
 //! log event (also sent to syslog when `/dev/log` exists, for the node's admin).
 
 use std::os::unix::net::UnixDatagram;
@@ -72,7 +73,29 @@ fn serve(cli: &Cli, line: Option<&str>) -> Result<Served, Refusal> {
     } else {
         request
     };
+    if let Request::Receive { dataset, epoch, .. } = request.zfs_request() {
+        zferry_serve::check_stream(dataset, *epoch, read_epoch(dataset)?)?;
+    }
     Ok(Served::Exec(request))
+}
+
+/// The receive target's fencing epoch (one `zfs get`; a target not yet received is at 0).
+fn read_epoch(dataset: &zferry_zfs::DatasetName) -> Result<zferry_repl::Epoch, Refusal> {
+    let unreadable = |reason: String| Refusal::EpochUnreadable {
+        dataset: dataset.to_string(),
+        reason,
+    };
+    let zfs = zfs_path().map_err(|e| unreadable(e.to_string()))?;
+    let out = Command::new(&zfs)
+        .args(zferry_serve::epoch_get_args(dataset))
+        .output()
+        .map_err(|e| unreadable(format!("cannot run {}: {e}", zfs.display())))?;
+    zferry_serve::target_epoch(
+        dataset,
+        out.status.success(),
+        &String::from_utf8_lossy(&out.stdout),
+        &String::from_utf8_lossy(&out.stderr),
+    )
 }
 
 /// This node's grants; an unusable config serves nothing.

@@ -10,7 +10,9 @@
 //! destroyed; `on-divergence = "preserve"` keeping a diverged target (snapshots and
 //! writes, or writes only) aside and continuing incrementally; empty replacement source
 //! refused even with --force-full; names with spaces over ssh and hostile names refused by
-//! the config; a held pool lock refuses a second run.
+//! the config; a held pool lock refuses a second run; fencing epochs: the target takes the
+//! source's, an old master is refused, a diverged target at an older epoch is kept aside
+//! whatever the job says, equal epochs have no winner.
 
 #![allow(clippy::unwrap_used)] // test code: a panic is the failure report
 
@@ -663,6 +665,116 @@ fn target_written_after_its_newest_snapshot_is_preserved_too() {
             .success()
     );
     assert_eq!(snaps(&lab.b, &target), snaps(&lab.a, &lab.a.ds("data")));
+}
+
+/// `zferry:epoch` of `ds` and where its value comes from (`2\tlocal`).
+fn epoch(pool: &TestPool, ds: &str) -> String {
+    let out = pool.run_ok("zfs", &["get", "-H", "-o", "value,source", "zferry:epoch", ds]);
+    out.stdout_lossy().trim().to_owned()
+}
+
+fn set_epoch(pool: &TestPool, ds: &str, epoch: u64) {
+    pool.run_ok("zfs", &["set", &format!("zferry:epoch={epoch}"), ds]);
+}
+
+#[test]
+fn the_target_takes_the_sources_epoch_with_each_stream() {
+    let lab = Lab::new("ea");
+    lab.a.setup("fs data\nwrite data/f 1M\nsnap data@s1");
+    let (source, target) = (lab.a.ds("data"), lab.b.ds("data"));
+    set_epoch(&lab.a, &source, 2);
+    let cfg = lab.config(PUSH_AB);
+    let (code, json, err) = lab.repl(&cfg, &[]);
+    assert_eq!(code, 0, "{json:#}\n{err}");
+    assert_eq!(epoch(&lab.b, &target), "2\tlocal");
+
+    // The source becomes master again at 3: the next increment brings the target along.
+    set_epoch(&lab.a, &source, 3);
+    lab.a.setup("write data/g 64K\nsnap data@s2");
+    let (code, json, err) = lab.repl(&cfg, &[]);
+    assert_eq!(code, 0, "{json:#}\n{err}");
+    assert!(pairs(&json)[0]["steps"].to_string().contains("@s2"), "{json:#}");
+    assert_eq!(epoch(&lab.b, &target), "3\tlocal");
+}
+
+#[test]
+fn an_old_master_is_refused_by_the_sender_and_nothing_changes() {
+    let lab = Lab::new("eo");
+    lab.a.setup("fs data\nwrite data/f 1M\nsnap data@s1");
+    let (source, target) = (lab.a.ds("data"), lab.b.ds("data"));
+    let cfg = lab.config(PUSH_AB);
+    assert_eq!(lab.repl(&cfg, &[]).0, 0);
+    // The target's node became master at 2 while this one is still at 1.
+    set_epoch(&lab.a, &source, 1);
+    set_epoch(&lab.b, &target, 2);
+    lab.a.setup("snap data@s2");
+    let (code, json, _) = lab.repl(&cfg, &[]);
+    assert_eq!(code, 1, "{json:#}");
+    assert_eq!(statuses(&json), ["needs-admin"]);
+    let msg = pairs(&json)[0]["message"].as_str().unwrap();
+    assert!(
+        msg.contains(&format!("target b:{target} is at epoch 2, the source a:{source} at 1"))
+            && msg.contains("old master"),
+        "{msg}"
+    );
+    assert_eq!(snap_names(&lab.b, &target), ["s1"]);
+    assert_eq!(epoch(&lab.b, &target), "2\tlocal");
+}
+
+#[test]
+fn a_diverged_target_at_an_older_epoch_is_kept_aside_though_the_job_refuses() {
+    let lab = Lab::new("ev");
+    lab.a.setup("fs data\nwrite data/f 1M\nsnap data@s1");
+    let (source, target) = (lab.a.ds("data"), lab.b.ds("data"));
+    set_epoch(&lab.a, &source, 1);
+    let cfg = lab.config(&format!("{PUSH_AB}on-divergence = \"refuse\"\n"));
+    assert_eq!(lab.repl(&cfg, &[]).0, 0);
+    assert_eq!(epoch(&lab.b, &target), "1\tlocal");
+    // B was master at 1 for a while (a snapshot of its own); A took over at 2.
+    lab.b.setup("snap data@only-on-b");
+    set_epoch(&lab.a, &source, 2);
+    lab.a.setup("write data/g 64K\nsnap data@s2");
+    let (code, json, err) = lab.repl(&cfg, &[]);
+    assert_eq!(code, 0, "{json:#}\n{err}");
+    let p = &pairs(&json)[0];
+    assert!(!p["steps"].to_string().contains("full"), "{p:#}");
+    assert!(
+        p["message"].as_str().unwrap().contains("fencing epoch decided"),
+        "{p:#}"
+    );
+    let aside = aside_of(p);
+    assert!(
+        aside.starts_with(&format!("{target}.diverged-e1-20")),
+        "{aside}"
+    );
+    assert_eq!(snap_names(&lab.b, &aside), ["only-on-b"]);
+    assert_eq!(snaps(&lab.b, &target), snaps(&lab.a, &source));
+    assert_eq!(epoch(&lab.b, &target), "2\tlocal");
+}
+
+#[test]
+fn a_diverged_target_at_the_same_epoch_has_no_winner_and_nothing_is_destroyed() {
+    let lab = Lab::new("en");
+    lab.a.setup("fs data\nwrite data/f 1M\nsnap data@s1");
+    let (source, target) = (lab.a.ds("data"), lab.b.ds("data"));
+    set_epoch(&lab.a, &source, 2);
+    // Even a job that keeps diverged targets aside has no side to keep here.
+    let cfg = lab.config(&format!("{PUSH_AB}on-divergence = \"preserve\"\n"));
+    assert_eq!(lab.repl(&cfg, &[]).0, 0);
+    lab.a.setup("snap data@s2");
+    lab.b.setup("snap data@only-on-b");
+    let (code, json, _) = lab.repl(&cfg, &[]);
+    assert_eq!(code, 1, "{json:#}");
+    assert_eq!(statuses(&json), ["needs-admin"]);
+    let msg = pairs(&json)[0]["message"].as_str().unwrap();
+    assert!(
+        msg.contains("both sides are at epoch 2") && msg.contains("only-on-b"),
+        "{msg}"
+    );
+    assert_eq!(snap_names(&lab.b, &target), ["s1", "only-on-b"]);
+    let all = lab.b.run_ok("zfs", &["list", "-H", "-o", "name", "-r", lab.b.name()]);
+    assert!(!all.stdout_lossy().contains(".diverged-"), "{}", all.stdout_lossy());
+    assert_eq!(epoch(&lab.b, &target), "2\tlocal");
 }
 
 #[test]

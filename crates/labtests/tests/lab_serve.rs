@@ -334,6 +334,60 @@ fn send_streams_through_serve_into_a_local_receive() {
     );
 }
 
+#[test]
+fn a_fenced_dataset_receives_only_streams_at_least_as_new_that_name_their_epoch() {
+    let pool = TestPool::create("se", "256M");
+    pool.setup("fs data\nfs data/src\nwrite data/src/f 1M\nsnap data/src@s1\nwrite data/src/g 1M\nsnap data/src@s2\n");
+    let key = ServeKey::new(&pool);
+    let (src, dst) = (pool.ds("data/src"), pool.ds("data/dst"));
+    let (s1, s2) = (format!("{src}@s1"), format!("{src}@s2"));
+    pool.run_ok("sh", &["-c", &format!("zfs send {s1} | zfs receive -u {dst}")]);
+    pool.run_ok("zfs", &["set", "zferry:epoch=2", &dst]);
+    let epoch = |ds: &str| {
+        pool.run_ok("zfs", &["get", "-H", "-o", "value,source", "zferry:epoch", ds])
+            .stdout_lossy()
+            .trim()
+            .to_owned()
+    };
+    let snapshots = || {
+        pool.run_ok("zfs", &["list", "-H", "-o", "name", "-t", "snapshot", "-d", "1", &dst])
+            .stdout_lossy()
+    };
+
+    // An old master's stream (epoch 1) into the dataset fenced at 2: refused, unchanged.
+    let (code, stderr) = key.pipe_from_local_send(
+        &["-i", &s1, &s2],
+        &["zfs", "recv", "-s", "-u", "-o", "zferry:epoch=1", &dst],
+    );
+    assert_eq!(code, Some(126), "{stderr}");
+    assert!(
+        stderr.contains(&format!("{dst} is at fencing epoch 2, the stream at epoch 1")),
+        "{stderr}"
+    );
+    // A sender that names no epoch (not fencing-aware): refused too.
+    let (code, stderr) =
+        key.pipe_from_local_send(&["-i", &s1, &s2], &["zfs", "recv", "-s", "-u", &dst]);
+    assert_eq!(code, Some(126), "{stderr}");
+    assert!(stderr.contains("carries no epoch"), "{stderr}");
+    assert_eq!(snapshots().trim(), format!("{dst}@s1"));
+    assert_eq!(epoch(&dst), "2\tlocal");
+
+    // The master's stream at the same epoch is received; a new dataset takes the stream's.
+    let (code, stderr) = key.pipe_from_local_send(
+        &["-i", &s1, &s2],
+        &["zfs", "recv", "-s", "-u", "-o", "zferry:epoch=2", &dst],
+    );
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(snapshots().contains(&format!("{dst}@s2")));
+    let fresh = pool.ds("data/fresh");
+    let (code, stderr) = key.pipe_from_local_send(
+        &[&s1],
+        &["zfs", "recv", "-s", "-u", "-o", "zferry:epoch=3", &fresh],
+    );
+    assert_eq!(code, Some(0), "{stderr}");
+    assert_eq!(epoch(&fresh), "3\tlocal");
+}
+
 /// Starts a resumable receive of `snapshot` into `target` and cuts it after `bytes`.
 fn partial_receive(snapshot: &str, target: &str, bytes: usize) -> String {
     let mut send = Command::new("zfs")

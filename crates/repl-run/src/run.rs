@@ -680,7 +680,7 @@ impl<'h, 'c, 'j> Run<'h, 'c, 'j> {
         let mut kept = format!("kept the diverged target as {}", preserve.aside);
         if let Some(target) = by_epoch {
             let source = self.sides(pair).0.epoch;
-            let _ = write!(kept, " ({})", fencing::preserved_note(source, target));
+            let _ = write!(kept, "; {}", fencing::preserved_note(source, target));
         }
         report.message = if report.message.is_empty() {
             kept

@@ -10,11 +10,13 @@
 //! - [`request`]: the served argv shapes, parsed into typed requests with checked names.
 //! - [`policy`]: the datasets this node serves, built from its config.
 //! - [`authorize`]: the decision ([`decide`]); [`token`]: what a resume token's dry run names.
+//! - [`fence`]: the receiver's fencing-epoch check of a receive.
 //! - [`refusal`]: why a command is refused, one printable reason each.
 //!
 //! The CLI glue (environment, config loading, the dry run, `exec`) is `zferry`'s `serve_cmd`.
 
 pub mod authorize;
+pub mod fence;
 pub mod policy;
 pub mod refusal;
 pub mod request;
@@ -22,6 +24,7 @@ pub mod token;
 pub mod unquote;
 
 pub use authorize::{Verdict, authorize, authorize_resume, decide};
+pub use fence::{check_stream, epoch_get_args, target_epoch};
 pub use policy::{Grant, Policy};
 pub use refusal::Refusal;
 pub use request::{HoldTag, List, Request, ResumeToken, Send, WireMode};

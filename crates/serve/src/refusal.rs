@@ -1,5 +1,6 @@
 //! Why a command is refused: one typed value per reason, each printable on one line.
 
+use zferry_repl::Epoch;
 use zferry_zfs::NameError;
 
 use crate::unquote::UnquoteError;
@@ -55,6 +56,20 @@ pub enum Refusal {
          in a job whose endpoint on this node covers it"
     )]
     Preserve { dataset: String },
+    /// A receive into a dataset fenced at a newer epoch than the stream's (or a stream that
+    /// names no epoch into a fenced dataset).
+    #[error("{}", fenced_message(dataset, *stream, *own))]
+    Fenced {
+        dataset: String,
+        stream: Option<Epoch>,
+        own: Epoch,
+    },
+    /// The target's `zferry:epoch` could not be read, so the receive cannot be checked.
+    #[error(
+        "cannot read the fencing epoch (zferry:epoch) of {dataset}: {reason}; nothing is \
+         received until it can be checked"
+    )]
+    EpochUnreadable { dataset: String, reason: String },
     /// The node's config could not be loaded: nothing is served.
     #[error("config unusable, nothing is served: {0}")]
     Config(String),
@@ -64,6 +79,25 @@ pub enum Refusal {
     /// A resume token whose snapshot could not be determined.
     #[error("resume token: {0}")]
     Token(String),
+}
+
+fn fenced_message(dataset: &str, stream: Option<Epoch>, own: Epoch) -> String {
+    let own = own.0;
+    match stream {
+        Some(stream) => format!(
+            "{dataset} is at fencing epoch {own}, the stream at epoch {}: the sender is an old \
+             master and must not overwrite the newer master's data. Make the sending node a \
+             standby, or, if it really is the master, raise its dataset's epoch above {own} \
+             (`zfs set zferry:epoch={} <dataset>` on the sender)",
+            stream.0,
+            own.saturating_add(1)
+        ),
+        None => format!(
+            "{dataset} is at fencing epoch {own} and the receive carries no epoch \
+             (-o zferry:epoch=<n>): a fenced dataset accepts streams only from a \
+             fencing-aware master; update zferry on the sending node"
+        ),
+    }
 }
 
 impl Refusal {

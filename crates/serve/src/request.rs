@@ -13,6 +13,8 @@ use zferry_zfs::{
     UserPropName,
 };
 
+use zferry_repl::{EPOCH_PROPERTY, Epoch};
+
 use crate::refusal::Refusal;
 
 /// Native columns `zfs list -o` may ask for; user properties (`x:y`) are accepted too.
@@ -96,12 +98,14 @@ pub enum Request {
         flags: Vec<&'static str>,
         token: ResumeToken,
     },
-    /// `zfs receive -s [-u] [-F] [-o readonly=on] <dataset>`; `hardened` adds
-    /// `-x <p>` for each of [`RECEIVE_EXCLUDED_PROPS`] (see [`Request::hardened`]).
+    /// `zfs receive -s [-u] [-F] [-o readonly=on] [-o zferry:epoch=<n>] <dataset>`;
+    /// `hardened` adds `-x <p>` for each of [`RECEIVE_EXCLUDED_PROPS`] (see
+    /// [`Request::hardened`]). `epoch`: the sender's fencing epoch, which the target takes.
     Receive {
         unmounted: bool,
         force: bool,
         readonly: bool,
+        epoch: Option<Epoch>,
         hardened: bool,
         dataset: DatasetName,
     },
@@ -272,6 +276,8 @@ struct Spec {
     cmd: &'static str,
     flags: &'static [&'static str],
     valued: &'static [&'static str],
+    /// Valued options that may be given more than once.
+    repeatable: &'static [&'static str],
 }
 
 /// Options as given (by their `'static` spelling), and the operands after them.
@@ -301,7 +307,7 @@ impl Spec {
                     format!("option {word:?} is not served"),
                 ));
             };
-            if opts.iter().any(|(f, _)| *f == flag) {
+            if !self.repeatable.contains(&flag) && opts.iter().any(|(f, _)| *f == flag) {
                 return Err(Refusal::usage(
                     self.cmd,
                     format!("option {flag} given twice"),
@@ -325,6 +331,14 @@ impl<'a> Parsed<'a> {
 
     fn value(&self, flag: &str) -> Option<&'a str> {
         self.opts.iter().find(|(f, _)| *f == flag).and_then(|o| o.1)
+    }
+
+    /// Every value of a repeatable option, in the client's order.
+    fn values(&self, flag: &str) -> impl Iterator<Item = &'a str> {
+        self.opts
+            .iter()
+            .filter(move |(f, _)| *f == flag)
+            .filter_map(|o| o.1)
     }
 
     fn require(&self, flag: &str) -> Result<(), Refusal> {
@@ -480,6 +494,7 @@ impl Request {
                 unmounted,
                 force,
                 readonly,
+                epoch,
                 hardened,
                 dataset,
             } => {
@@ -492,6 +507,12 @@ impl Request {
                 }
                 if *readonly {
                     push(&["-o", "readonly=on"]);
+                }
+                if let Some(epoch) = epoch {
+                    push(&[
+                        "-o",
+                        &format!("{EPOCH_PROPERTY}={}", epoch.property_value()),
+                    ]);
                 }
                 if *hardened {
                     for prop in RECEIVE_EXCLUDED_PROPS {
@@ -555,12 +576,14 @@ impl Request {
                 unmounted,
                 force,
                 readonly,
+                epoch,
                 dataset,
                 ..
             } => Self::Receive {
                 unmounted,
                 force,
                 readonly,
+                epoch,
                 hardened: true,
                 dataset,
             },
@@ -673,6 +696,7 @@ fn parse_list(args: &[String]) -> Result<List, Refusal> {
         cmd: "list",
         flags: &["-H", "-p", "-r"],
         valued: &["-o", "-t", "-d"],
+        repeatable: &[],
     }
     .parse(args)?;
     p.require("-H")?;
@@ -710,6 +734,7 @@ fn parse_send(args: &[String]) -> Result<Request, Refusal> {
         cmd: "send",
         flags: &SEND_FLAGS,
         valued: &["-i", "-I", "-t"],
+        repeatable: &[],
     }
     .parse(args)?;
     if let Some(token) = p.value("-t") {
@@ -781,6 +806,7 @@ fn parse_receive(args: &[String]) -> Result<Request, Refusal> {
         cmd: "receive",
         flags: &["-s", "-u", "-F", "-A"],
         valued: &["-o"],
+        repeatable: &["-o"],
     }
     .parse(args)?;
     p.operand_count(1, Some(1), "dataset")?;
@@ -792,23 +818,44 @@ fn parse_receive(args: &[String]) -> Result<Request, Refusal> {
         return Ok(Request::ReceiveAbort(dataset));
     }
     p.require("-s")?;
-    let readonly = match p.value("-o") {
-        None => false,
-        Some("readonly=on") => true,
-        Some(other) => {
+    let (mut readonly, mut epoch) = (false, None);
+    for value in p.values("-o") {
+        let twice = || Refusal::usage("receive", format!("-o {value:?} given twice"));
+        if value == "readonly=on" {
+            if readonly {
+                return Err(twice());
+            }
+            readonly = true;
+        } else if let Some(n) = receive_epoch(value) {
+            if epoch.replace(n).is_some() {
+                return Err(twice());
+            }
+        } else {
             return Err(Refusal::usage(
                 "receive",
-                format!("-o {other:?} is not served (only -o readonly=on)"),
+                format!(
+                    "-o {value:?} is not served (only -o readonly=on and -o {EPOCH_PROPERTY}=<n>)"
+                ),
             ));
         }
-    };
+    }
     Ok(Request::Receive {
         unmounted: p.has("-u"),
         force: p.has("-F"),
         readonly,
+        epoch,
         hardened: false,
         dataset,
     })
+}
+
+/// `zferry:epoch=<decimal u64>`, exactly as the replication engine writes it.
+fn receive_epoch(option: &str) -> Option<Epoch> {
+    let digits = option.strip_prefix(EPOCH_PROPERTY)?.strip_prefix('=')?;
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    digits.parse().ok().map(Epoch)
 }
 
 /// The four preserve shapes, exactly as the replication engine builds them: anything else
@@ -869,6 +916,7 @@ fn parse_bookmark(args: &[String]) -> Result<Request, Refusal> {
         cmd: "bookmark",
         flags: &[],
         valued: &[],
+        repeatable: &[],
     }
     .parse(args)?;
     p.operand_count(2, Some(2), "name")?;
@@ -935,6 +983,7 @@ fn parse_holds(args: &[String]) -> Result<Request, Refusal> {
         cmd: "holds",
         flags: &["-H", "-p"],
         valued: &[],
+        repeatable: &[],
     }
     .parse(args)?;
     p.require("-H")?;
@@ -950,6 +999,7 @@ fn parse_get(args: &[String]) -> Result<Request, Refusal> {
         cmd: "get",
         flags: &["-H", "-p"],
         valued: &["-o"],
+        repeatable: &[],
     }
     .parse(args)?;
     p.require("-H")?;

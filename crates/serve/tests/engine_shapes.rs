@@ -80,6 +80,8 @@ fn every_engine_command_is_served() {
     served(&argv::send_resume(&token));
     served(&argv::recv(&dst, false, Epoch(0)));
     served(&argv::recv(&dst, true, Epoch(0)));
+    served(&argv::recv(&dst, false, Epoch(u64::MAX)));
+    served(&argv::recv(&dst, true, Epoch(3)));
     served(&argv::recv_abort(&dst));
     let cursor = CursorBookmark::new("nodeb".parse::<TargetId>().unwrap(), Guid(2));
     served(&argv::bookmark(&src, &b, &cursor));

@@ -104,6 +104,14 @@ const ACCEPTED: &[(&str, &str)] = &[
         "zfs receive -s -F zpool1/vm-100-disk-0",
     ),
     (
+        "zfs recv -s -u -o zferry:epoch=7 backup/a/data",
+        "zfs receive -s -u -o zferry:epoch=7 backup/a/data",
+    ),
+    (
+        "zfs recv -o zferry:epoch=3 -s -o readonly=on backup/a/data",
+        "zfs receive -s -o readonly=on -o zferry:epoch=3 backup/a/data",
+    ),
+    (
         "zfs recv -A backup/a/data/x",
         "zfs receive -A backup/a/data/x",
     ),
@@ -254,6 +262,22 @@ const REFUSED: &[(&str, &str)] = &[
     (
         "zfs recv -s -o mountpoint=/ backup/a/data",
         "only -o readonly=on",
+    ),
+    ("zfs recv -s -o zferry:epoch=e3 backup/a/data", "is not served"),
+    ("zfs recv -s -o zferry:epoch= backup/a/data", "is not served"),
+    ("zfs recv -s -o zferry:epoch=-1 backup/a/data", "is not served"),
+    (
+        "zfs recv -s -o zferry:epoch=99999999999999999999 backup/a/data",
+        "is not served",
+    ),
+    ("zfs recv -s -o zferry:other=1 backup/a/data", "is not served"),
+    (
+        "zfs recv -s -o zferry:epoch=1 -o zferry:epoch=2 backup/a/data",
+        "given twice",
+    ),
+    (
+        "zfs recv -s -o readonly=on -o readonly=on backup/a/data",
+        "given twice",
     ),
     ("zfs recv -s zpool1/other", "outside"),
     ("zfs recv -s backup/a/data/scratch", "outside"),
