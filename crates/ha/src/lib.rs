@@ -20,11 +20,11 @@ pub mod placement;
 pub mod role;
 pub mod sim;
 
+pub use observation::{Observation, Quorum, Tick, View};
+pub use placement::{PlacementError, Reading, validate_node_name};
+pub use role::{Role, Rules, Unknown, decide};
 pub use zferry_repl::epoch;
 pub use zferry_repl::epoch::{
     EPOCH_PROPERTY, Epoch, EpochRefusal, SendVerdict, check_receive, check_send, next_master_epoch,
     send_verdict,
 };
-pub use observation::{Observation, Quorum, Tick, View};
-pub use placement::{PlacementError, Reading, validate_node_name};
-pub use role::{Role, Rules, Unknown, decide};

@@ -669,7 +669,10 @@ fn target_written_after_its_newest_snapshot_is_preserved_too() {
 
 /// `zferry:epoch` of `ds` and where its value comes from (`2\tlocal`).
 fn epoch(pool: &TestPool, ds: &str) -> String {
-    let out = pool.run_ok("zfs", &["get", "-H", "-o", "value,source", "zferry:epoch", ds]);
+    let out = pool.run_ok(
+        "zfs",
+        &["get", "-H", "-o", "value,source", "zferry:epoch", ds],
+    );
     out.stdout_lossy().trim().to_owned()
 }
 
@@ -693,7 +696,10 @@ fn the_target_takes_the_sources_epoch_with_each_stream() {
     lab.a.setup("write data/g 64K\nsnap data@s2");
     let (code, json, err) = lab.repl(&cfg, &[]);
     assert_eq!(code, 0, "{json:#}\n{err}");
-    assert!(pairs(&json)[0]["steps"].to_string().contains("@s2"), "{json:#}");
+    assert!(
+        pairs(&json)[0]["steps"].to_string().contains("@s2"),
+        "{json:#}"
+    );
     assert_eq!(epoch(&lab.b, &target), "3\tlocal");
 }
 
@@ -713,8 +719,9 @@ fn an_old_master_is_refused_by_the_sender_and_nothing_changes() {
     assert_eq!(statuses(&json), ["needs-admin"]);
     let msg = pairs(&json)[0]["message"].as_str().unwrap();
     assert!(
-        msg.contains(&format!("target b:{target} is at epoch 2, the source a:{source} at 1"))
-            && msg.contains("old master"),
+        msg.contains(&format!(
+            "target b:{target} is at epoch 2, the source a:{source} at 1"
+        )) && msg.contains("old master"),
         "{msg}"
     );
     assert_eq!(snap_names(&lab.b, &target), ["s1"]);
@@ -739,7 +746,10 @@ fn a_diverged_target_at_an_older_epoch_is_kept_aside_though_the_job_refuses() {
     let p = &pairs(&json)[0];
     assert!(!p["steps"].to_string().contains("full"), "{p:#}");
     assert!(
-        p["message"].as_str().unwrap().contains("fencing epoch decided"),
+        p["message"]
+            .as_str()
+            .unwrap()
+            .contains("fencing epoch decided"),
         "{p:#}"
     );
     let aside = aside_of(p);
@@ -772,8 +782,14 @@ fn a_diverged_target_at_the_same_epoch_has_no_winner_and_nothing_is_destroyed() 
         "{msg}"
     );
     assert_eq!(snap_names(&lab.b, &target), ["s1", "only-on-b"]);
-    let all = lab.b.run_ok("zfs", &["list", "-H", "-o", "name", "-r", lab.b.name()]);
-    assert!(!all.stdout_lossy().contains(".diverged-"), "{}", all.stdout_lossy());
+    let all = lab
+        .b
+        .run_ok("zfs", &["list", "-H", "-o", "name", "-r", lab.b.name()]);
+    assert!(
+        !all.stdout_lossy().contains(".diverged-"),
+        "{}",
+        all.stdout_lossy()
+    );
     assert_eq!(epoch(&lab.b, &target), "2\tlocal");
 }
 

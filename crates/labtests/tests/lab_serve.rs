@@ -341,17 +341,28 @@ fn a_fenced_dataset_receives_only_streams_at_least_as_new_that_name_their_epoch(
     let key = ServeKey::new(&pool);
     let (src, dst) = (pool.ds("data/src"), pool.ds("data/dst"));
     let (s1, s2) = (format!("{src}@s1"), format!("{src}@s2"));
-    pool.run_ok("sh", &["-c", &format!("zfs send {s1} | zfs receive -u {dst}")]);
+    pool.run_ok(
+        "sh",
+        &["-c", &format!("zfs send {s1} | zfs receive -u {dst}")],
+    );
     pool.run_ok("zfs", &["set", "zferry:epoch=2", &dst]);
     let epoch = |ds: &str| {
-        pool.run_ok("zfs", &["get", "-H", "-o", "value,source", "zferry:epoch", ds])
-            .stdout_lossy()
-            .trim()
-            .to_owned()
+        pool.run_ok(
+            "zfs",
+            &["get", "-H", "-o", "value,source", "zferry:epoch", ds],
+        )
+        .stdout_lossy()
+        .trim()
+        .to_owned()
     };
     let snapshots = || {
-        pool.run_ok("zfs", &["list", "-H", "-o", "name", "-t", "snapshot", "-d", "1", &dst])
-            .stdout_lossy()
+        pool.run_ok(
+            "zfs",
+            &[
+                "list", "-H", "-o", "name", "-t", "snapshot", "-d", "1", &dst,
+            ],
+        )
+        .stdout_lossy()
     };
 
     // An old master's stream (epoch 1) into the dataset fenced at 2: refused, unchanged.
@@ -361,7 +372,9 @@ fn a_fenced_dataset_receives_only_streams_at_least_as_new_that_name_their_epoch(
     );
     assert_eq!(code, Some(126), "{stderr}");
     assert!(
-        stderr.contains(&format!("{dst} is at fencing epoch 2, the stream at epoch 1")),
+        stderr.contains(&format!(
+            "{dst} is at fencing epoch 2, the stream at epoch 1"
+        )),
         "{stderr}"
     );
     // A sender that names no epoch (not fencing-aware): refused too.

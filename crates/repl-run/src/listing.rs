@@ -316,7 +316,13 @@ mod tests {
         let rows = parse_datasets(out).unwrap();
         let a = &rows[&"p/a".parse::<DatasetName>().unwrap()];
         assert_eq!(
-            (a.guid, a.referenced, a.snapshots_changed, a.encrypted, a.epoch),
+            (
+                a.guid,
+                a.referenced,
+                a.snapshots_changed,
+                a.encrypted,
+                a.epoch
+            ),
             (Guid(11), 4096, Some(1_700_000_100), false, Epoch(7))
         );
         let v = &rows[&"p/a/v".parse::<DatasetName>().unwrap()];
@@ -342,12 +348,10 @@ mod tests {
     fn rejects_malformed_lines_with_their_number() {
         let err = parse_datasets("p/a\tfilesystem\t11\n").unwrap_err();
         assert_eq!(err.line, 1);
-        let err =
-            parse_datasets("p/a\tfilesystem\tx\t5\t1\t1\t-\t-\toff\t-\t-\n").unwrap_err();
+        let err = parse_datasets("p/a\tfilesystem\tx\t5\t1\t1\t-\t-\toff\t-\t-\n").unwrap_err();
         assert!(err.reason.contains("guid"), "{err}");
         assert!(parse_entries("p/a\tfilesystem\t1\t1\t1\t1\t-\t-\toff\t-\t-\n").is_err());
-        let err =
-            parse_datasets("p/a\tfilesystem\t1\t5\t1\t1\t-\t-\toff\t-\tlots\n").unwrap_err();
+        let err = parse_datasets("p/a\tfilesystem\t1\t5\t1\t1\t-\t-\toff\t-\tlots\n").unwrap_err();
         assert!(
             err.reason.contains("dataset p/a") && err.reason.contains("zferry:epoch"),
             "{err}"

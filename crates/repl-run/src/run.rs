@@ -15,9 +15,8 @@ use zferry_config::{OnDivergence, RawMode};
 use zferry_exec::{CommandSpec, Executor, RetryClass};
 use zferry_repl::{
     Common, CursorUpdate, Destruction, Entry, Epoch, JobOptions, Outcome, PreservePlan,
-    PreserveRefusal, SendVerdict, ShrinkVerdict, Step, TargetPlan, TargetState,
-    check_empty_source, check_shrink, diverged_epoch_suffix, diverged_suffix, plan_fanout,
-    plan_preserve,
+    PreserveRefusal, SendVerdict, ShrinkVerdict, Step, TargetPlan, TargetState, check_empty_source,
+    check_shrink, diverged_epoch_suffix, diverged_suffix, plan_fanout, plan_preserve,
 };
 use zferry_zfs::{CommandFailure, DatasetName, ZfsErrorKind};
 
@@ -376,12 +375,8 @@ impl<'h, 'c, 'j> Run<'h, 'c, 'j> {
         let tgt = self.entries_of(&tgt_node, &pair.target_ds);
         let resume_token = tgt_row.as_ref().and_then(|r| r.resume_token.clone());
         let fence = self.fence(pair);
-        if let Fence::Refused(_) = fence {
-            let (source, target) = self.sides(pair);
-            let message = fencing::target_newer_message(source, target);
-            tracing::warn!(job = job.name, source = %pair.source, target = %pair.target_ds,
-                node = tgt_node, "refused: the target is at a newer fencing epoch");
-            return self.report(pair, PairStatus::NeedsAdmin, message);
+        if let Some(refused) = self.fence_refusal(pair, &fence, None) {
+            return refused;
         }
         let preserve_diverged =
             fence.preserve_diverged(job.on_divergence == OnDivergence::Preserve);
@@ -455,22 +450,9 @@ impl<'h, 'c, 'j> Run<'h, 'c, 'j> {
                     lines,
                 )
             }
-            Outcome::Preserve {
-                common,
-                target_only,
-                modified,
-                ..
-            } => {
-                if let Fence::IfDiverged(SendVerdict::Refuse(_)) = fence {
-                    let (source, target) = self.sides(pair);
-                    let message = fencing::no_winner_message(
-                        source,
-                        target,
-                        common,
-                        target_only,
-                        *modified,
-                    );
-                    return self.report(pair, PairStatus::NeedsAdmin, message);
+            Outcome::Preserve { .. } => {
+                if let Some(refused) = self.fence_refusal(pair, &fence, Some(&plan.outcome)) {
+                    return refused;
                 }
                 if let Err(message) = self.guards(pair, &src_row, tgt_row.as_ref()) {
                     return self.report(pair, PairStatus::NeedsAdmin, message);
@@ -479,6 +461,33 @@ impl<'h, 'c, 'j> Run<'h, 'c, 'j> {
             }
             other => self.report(pair, PairStatus::NeedsAdmin, other.to_string()),
         }
+    }
+
+    /// The pair's report when the fencing epochs refuse it: before planning (`planned` is
+    /// `None`) a target at a newer epoch; after, a diverged target at the same epoch.
+    fn fence_refusal(
+        &self,
+        pair: &Pair<'_>,
+        fence: &Fence,
+        planned: Option<&Outcome>,
+    ) -> Option<PairReport> {
+        let (source, target) = self.sides(pair);
+        let message = match (fence, planned) {
+            (Fence::Refused(_), None) => fencing::target_newer_message(source, target),
+            (
+                Fence::IfDiverged(SendVerdict::Refuse(_)),
+                Some(Outcome::Preserve {
+                    common,
+                    target_only,
+                    modified,
+                    ..
+                }),
+            ) => fencing::no_winner_message(source, target, common, target_only, *modified),
+            _ => return None,
+        };
+        tracing::warn!(job = self.job.name, source = %pair.source, target = %pair.target_ds,
+            node = pair.target.at.node, "refused by the fencing epochs");
+        Some(self.report(pair, PairStatus::NeedsAdmin, message))
     }
 
     /// The empty-source and shrink guards (M5); `Err` is the refusal text.
@@ -583,9 +592,9 @@ impl<'h, 'c, 'j> Run<'h, 'c, 'j> {
                 Err(e)
                     if i == 0
                         && !force
-                        && self
-                            .fence(pair)
-                            .preserve_diverged(self.job.on_divergence == OnDivergence::Preserve)
+                        && self.fence(pair).preserve_diverged(
+                            self.job.on_divergence == OnDivergence::Preserve,
+                        )
                         && e.kind() == Some(ZfsErrorKind::ReceiveDestinationModified) =>
                 {
                     tracing::warn!(job = self.job.name, target = %pair.target_ds,
@@ -713,10 +722,7 @@ impl<'h, 'c, 'j> Run<'h, 'c, 'j> {
             common,
             target_only,
             modified,
-            &by_epoch.map_or_else(
-                || diverged_suffix(now),
-                |e| diverged_epoch_suffix(e.0, now),
-            ),
+            &by_epoch.map_or_else(|| diverged_suffix(now), |e| diverged_epoch_suffix(e.0, now)),
             |d| listed.is_some_and(|l| l.contains_key(d)),
             &children,
         )

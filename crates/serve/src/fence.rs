@@ -9,9 +9,17 @@ use crate::refusal::Refusal;
 
 /// `zfs get -H -p -o value zferry:epoch <target>` (after the program).
 pub fn epoch_get_args(target: &DatasetName) -> Vec<String> {
-    ["get", "-H", "-p", "-o", "value", EPOCH_PROPERTY, target.as_str()]
-        .map(str::to_owned)
-        .to_vec()
+    [
+        "get",
+        "-H",
+        "-p",
+        "-o",
+        "value",
+        EPOCH_PROPERTY,
+        target.as_str(),
+    ]
+    .map(str::to_owned)
+    .to_vec()
 }
 
 /// The target's epoch from that command's result: a target that does not exist yet is at 0;
@@ -80,10 +88,17 @@ mod tests {
         for (ok, out, err) in [
             (true, "five\n", ""),
             (false, "", "cannot open 'tank/nfs': permission denied\n"),
-            (false, "", "cannot open 'tank/other': dataset does not exist\n"),
+            (
+                false,
+                "",
+                "cannot open 'tank/other': dataset does not exist\n",
+            ),
         ] {
             let refusal = target_epoch(&ds(), ok, out, err).unwrap_err();
-            assert!(matches!(refusal, Refusal::EpochUnreadable { .. }), "{refusal}");
+            assert!(
+                matches!(refusal, Refusal::EpochUnreadable { .. }),
+                "{refusal}"
+            );
             assert!(refusal.to_string().contains("tank/nfs"), "{refusal}");
         }
     }
@@ -101,6 +116,9 @@ mod tests {
             "{text}"
         );
         let unaware = check_stream(&ds(), None, Epoch(2)).unwrap_err();
-        assert!(unaware.to_string().contains("carries no epoch"), "{unaware}");
+        assert!(
+            unaware.to_string().contains("carries no epoch"),
+            "{unaware}"
+        );
     }
 }

@@ -490,37 +490,7 @@ impl Request {
                 push(flags);
                 push(&["-t", token.as_str()]);
             }
-            Self::Receive {
-                unmounted,
-                force,
-                readonly,
-                epoch,
-                hardened,
-                dataset,
-            } => {
-                push(&["receive", "-s"]);
-                if *unmounted {
-                    push(&["-u"]);
-                }
-                if *force {
-                    push(&["-F"]);
-                }
-                if *readonly {
-                    push(&["-o", "readonly=on"]);
-                }
-                if let Some(epoch) = epoch {
-                    push(&[
-                        "-o",
-                        &format!("{EPOCH_PROPERTY}={}", epoch.property_value()),
-                    ]);
-                }
-                if *hardened {
-                    for prop in RECEIVE_EXCLUDED_PROPS {
-                        push(&["-x", prop]);
-                    }
-                }
-                push(&[dataset.as_str()]);
-            }
+            Self::Receive { .. } => return self.receive_args(),
             Self::ReceiveAbort(ds) => push(&["receive", "-A", ds.as_str()]),
             Self::Bookmark { source, bookmark } => {
                 push(&["bookmark", source.as_str(), bookmark.as_str()]);
@@ -563,6 +533,41 @@ impl Request {
             }
             Self::Preserve(step) => push(&step.zfs_args()),
         }
+        a
+    }
+
+    /// [`Request::zfs_args`] of a [`Request::Receive`].
+    fn receive_args(&self) -> Vec<String> {
+        let Self::Receive {
+            unmounted,
+            force,
+            readonly,
+            epoch,
+            hardened,
+            dataset,
+        } = self
+        else {
+            unreachable!("called for Request::Receive only")
+        };
+        let mut a: Vec<String> = vec!["receive".into(), "-s".into()];
+        for (on, flag) in [(unmounted, "-u"), (force, "-F")] {
+            if *on {
+                a.push(flag.into());
+            }
+        }
+        if *readonly {
+            a.extend(["-o".into(), "readonly=on".into()]);
+        }
+        if let Some(epoch) = epoch {
+            let value = format!("{EPOCH_PROPERTY}={}", epoch.property_value());
+            a.extend(["-o".into(), value]);
+        }
+        if *hardened {
+            for prop in RECEIVE_EXCLUDED_PROPS {
+                a.extend(["-x".into(), prop.into()]);
+            }
+        }
+        a.push(dataset.to_string());
         a
     }
 

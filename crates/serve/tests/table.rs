@@ -263,14 +263,26 @@ const REFUSED: &[(&str, &str)] = &[
         "zfs recv -s -o mountpoint=/ backup/a/data",
         "only -o readonly=on",
     ),
-    ("zfs recv -s -o zferry:epoch=e3 backup/a/data", "is not served"),
-    ("zfs recv -s -o zferry:epoch= backup/a/data", "is not served"),
-    ("zfs recv -s -o zferry:epoch=-1 backup/a/data", "is not served"),
+    (
+        "zfs recv -s -o zferry:epoch=e3 backup/a/data",
+        "is not served",
+    ),
+    (
+        "zfs recv -s -o zferry:epoch= backup/a/data",
+        "is not served",
+    ),
+    (
+        "zfs recv -s -o zferry:epoch=-1 backup/a/data",
+        "is not served",
+    ),
     (
         "zfs recv -s -o zferry:epoch=99999999999999999999 backup/a/data",
         "is not served",
     ),
-    ("zfs recv -s -o zferry:other=1 backup/a/data", "is not served"),
+    (
+        "zfs recv -s -o zferry:other=1 backup/a/data",
+        "is not served",
+    ),
     (
         "zfs recv -s -o zferry:epoch=1 -o zferry:epoch=2 backup/a/data",
         "given twice",
