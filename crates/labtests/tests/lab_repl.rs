@@ -676,6 +676,14 @@ fn epoch(pool: &TestPool, ds: &str) -> String {
     out.stdout_lossy().trim().to_owned()
 }
 
+/// Runs the job's one pair, which must need an admin; returns its message.
+fn needs_admin(lab: &Lab, cfg: &Path) -> String {
+    let (code, json, _) = lab.repl(cfg, &[]);
+    assert_eq!(code, 1, "{json:#}");
+    assert_eq!(statuses(&json), ["needs-admin"]);
+    pairs(&json)[0]["message"].as_str().unwrap().to_owned()
+}
+
 fn set_epoch(pool: &TestPool, ds: &str, epoch: u64) {
     pool.run_ok("zfs", &["set", &format!("zferry:epoch={epoch}"), ds]);
 }
@@ -714,10 +722,7 @@ fn an_old_master_is_refused_by_the_sender_and_nothing_changes() {
     set_epoch(&lab.a, &source, 1);
     set_epoch(&lab.b, &target, 2);
     lab.a.setup("snap data@s2");
-    let (code, json, _) = lab.repl(&cfg, &[]);
-    assert_eq!(code, 1, "{json:#}");
-    assert_eq!(statuses(&json), ["needs-admin"]);
-    let msg = pairs(&json)[0]["message"].as_str().unwrap();
+    let msg = needs_admin(&lab, &cfg);
     assert!(
         msg.contains(&format!(
             "target b:{target} is at epoch 2, the source a:{source} at 1"
@@ -728,17 +733,24 @@ fn an_old_master_is_refused_by_the_sender_and_nothing_changes() {
     assert_eq!(epoch(&lab.b, &target), "2\tlocal");
 }
 
-#[test]
-fn a_diverged_target_at_an_older_epoch_is_kept_aside_though_the_job_refuses() {
-    let lab = Lab::new("ev");
+/// A's `data@s1` replicated to B at `at` by a job with `on_divergence`, then a snapshot of
+/// B's own (it was master at that epoch for a while): (lab, config, source, target).
+fn diverged_at(tag: &str, at: u64, on_divergence: &str) -> (Lab, PathBuf, String, String) {
+    let lab = Lab::new(tag);
     lab.a.setup("fs data\nwrite data/f 1M\nsnap data@s1");
     let (source, target) = (lab.a.ds("data"), lab.b.ds("data"));
-    set_epoch(&lab.a, &source, 1);
-    let cfg = lab.config(&format!("{PUSH_AB}on-divergence = \"refuse\"\n"));
+    set_epoch(&lab.a, &source, at);
+    let cfg = lab.config(&format!("{PUSH_AB}on-divergence = \"{on_divergence}\"\n"));
     assert_eq!(lab.repl(&cfg, &[]).0, 0);
-    assert_eq!(epoch(&lab.b, &target), "1\tlocal");
-    // B was master at 1 for a while (a snapshot of its own); A took over at 2.
+    assert_eq!(epoch(&lab.b, &target), format!("{at}\tlocal"));
     lab.b.setup("snap data@only-on-b");
+    (lab, cfg, source, target)
+}
+
+#[test]
+fn a_diverged_target_at_an_older_epoch_is_kept_aside_though_the_job_refuses() {
+    let (lab, cfg, source, target) = diverged_at("ev", 1, "refuse");
+    // A took over at 2.
     set_epoch(&lab.a, &source, 2);
     lab.a.setup("write data/g 64K\nsnap data@s2");
     let (code, json, err) = lab.repl(&cfg, &[]);
@@ -764,19 +776,10 @@ fn a_diverged_target_at_an_older_epoch_is_kept_aside_though_the_job_refuses() {
 
 #[test]
 fn a_diverged_target_at_the_same_epoch_has_no_winner_and_nothing_is_destroyed() {
-    let lab = Lab::new("en");
-    lab.a.setup("fs data\nwrite data/f 1M\nsnap data@s1");
-    let (source, target) = (lab.a.ds("data"), lab.b.ds("data"));
-    set_epoch(&lab.a, &source, 2);
     // Even a job that keeps diverged targets aside has no side to keep here.
-    let cfg = lab.config(&format!("{PUSH_AB}on-divergence = \"preserve\"\n"));
-    assert_eq!(lab.repl(&cfg, &[]).0, 0);
+    let (lab, cfg, _, target) = diverged_at("en", 2, "preserve");
     lab.a.setup("snap data@s2");
-    lab.b.setup("snap data@only-on-b");
-    let (code, json, _) = lab.repl(&cfg, &[]);
-    assert_eq!(code, 1, "{json:#}");
-    assert_eq!(statuses(&json), ["needs-admin"]);
-    let msg = pairs(&json)[0]["message"].as_str().unwrap();
+    let msg = needs_admin(&lab, &cfg);
     assert!(
         msg.contains("both sides are at epoch 2") && msg.contains("only-on-b"),
         "{msg}"
