@@ -58,7 +58,9 @@ fn serve(cli: &Cli, line: Option<&str>) -> Result<Served, Refusal> {
     if request == Request::Version {
         return Ok(Served::Version);
     }
-    let policy = load_policy(&cli.config)?;
+    let config = load_config(&cli.config)?;
+    let node = config.this_node(zferry_exec::system_hostname);
+    let policy = Policy::from_config(&config, &node);
     tracing::debug!(%policy, "serving");
     let request = match zferry_serve::authorize(request, &policy)? {
         Verdict::Allow(request) => request,
@@ -73,7 +75,12 @@ fn serve(cli: &Cli, line: Option<&str>) -> Result<Served, Refusal> {
     } else {
         request
     };
+    // A master's datasets are neither renamed aside nor received into.
+    if let Request::Preserve(step) = &request {
+        zferry_serve::check_not_master(step.base(), &mastered(&config, &node))?;
+    }
     if let Request::Receive { dataset, epoch, .. } = request.zfs_request() {
+        zferry_serve::check_not_master(dataset, &mastered(&config, &node))?;
         zferry_serve::check_stream(dataset, *epoch, read_epoch(dataset)?)?;
     }
     Ok(Served::Exec(request))
@@ -98,14 +105,30 @@ fn read_epoch(dataset: &zferry_zfs::DatasetName) -> Result<zferry_repl::Epoch, R
     )
 }
 
-/// This node's grants; an unusable config serves nothing.
-fn load_policy(path: &Path) -> Result<Policy, Refusal> {
-    let config = Config::load(path).map_err(|e| {
+/// This node's config; an unusable config serves nothing.
+fn load_config(path: &Path) -> Result<Config, Refusal> {
+    Config::load(path).map_err(|e| {
         let first = e.to_string().lines().next().unwrap_or_default().to_owned();
         Refusal::Config(format!("{}: {first}", path.display()))
-    })?;
-    let node = config.this_node(zferry_exec::system_hostname);
-    Ok(Policy::from_config(&config, &node))
+    })
+}
+
+/// This node's datasets of the services its last HA cycle recorded it master of.
+fn mastered(config: &Config, node: &str) -> Vec<(String, zferry_zfs::DatasetName)> {
+    let (actings, _) = zferry_ha_run::state::recorded_actings(config);
+    config
+        .services
+        .iter()
+        .filter(|(name, _)| {
+            actings.get(name.as_str()) == Some(&zferry_ha_run::service::Acting::Master)
+        })
+        .flat_map(|(name, svc)| {
+            zferry_ha_run::service::datasets(config, svc)
+                .into_iter()
+                .filter(|d| d.node == node)
+                .map(move |d| (name.to_string(), d.dataset))
+        })
+        .collect()
 }
 
 /// Runs the token's dry run and returns the snapshot it would send.

@@ -16,7 +16,7 @@
 use std::path::PathBuf;
 
 use serde_json::Value;
-use zferry_lab::fixture::{TestPool, run_zferry, zferry_on_remote_path};
+use zferry_lab::fixture::{TestPool, run_zferry, zferry_binary, zferry_on_remote_path};
 
 struct Lab {
     a: TestPool,
@@ -501,4 +501,61 @@ fn status_and_monitor_agree(lab: &Lab) {
     );
     assert_eq!(code, 1, "{out}");
     assert!(out.starts_with("WARNING: data "), "{out}");
+}
+
+/// `zferry serve --stdio` as node `node` for the client command `cmd`: (exit code, stderr).
+fn serve(lab: &Lab, node: &str, cmd: &str) -> (Option<i32>, String) {
+    let out = std::process::Command::new(zferry_binary())
+        .args([
+            "--config",
+            lab.config(node).to_str().unwrap(),
+            "serve",
+            "--stdio",
+        ])
+        .env("SSH_ORIGINAL_COMMAND", cmd)
+        .env_remove("RUST_LOG")
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn a_master_receives_no_stream_through_serve() {
+    let lab = Lab::new("hs");
+    let b = lab.b.ds("data");
+    lab.b.setup("fs data\nwrite data/f 1M");
+    lab.place("b");
+    let (code, svc, report) = lab.run_once("b", &[]);
+    assert_eq!(
+        (code, svc["acting"].as_str()),
+        (0, Some("master")),
+        "{report:#}"
+    );
+    // Even a stream at a higher epoch: a node that believes it is master must not write here.
+    let (code, err) = serve(
+        &lab,
+        "b",
+        &format!("zfs receive -s -u -o zferry:epoch=9 {b}"),
+    );
+    assert_eq!(code, Some(126), "{err}");
+    assert!(
+        err.contains("this node is the master of service `nfs`"),
+        "{err}"
+    );
+    // As A's standby, B's serve lets the same request through to `zfs receive` (which then
+    // fails on the empty stream: not a refusal).
+    lab.place("a");
+    let (_, svc, _) = lab.run_once("b", &[]);
+    assert_eq!(svc["acting"], "standby", "{svc:#}");
+    let (code, err) = serve(
+        &lab,
+        "b",
+        &format!("zfs receive -s -u -o zferry:epoch=9 {b}"),
+    );
+    assert_ne!(code, Some(126), "{err}");
+    assert!(!err.contains("refused"), "{err}");
 }

@@ -65,6 +65,24 @@ pub fn check_stream(
     }
 }
 
+/// Refuses a receive into `target` when it lies in a dataset subtree this node is master of
+/// (`mastered`: service name and this node's dataset of one of its jobs).
+pub fn check_not_master(
+    target: &DatasetName,
+    mastered: &[(String, DatasetName)],
+) -> Result<(), Refusal> {
+    match mastered
+        .iter()
+        .find(|(_, root)| root == target || root.is_ancestor_of(target))
+    {
+        Some((service, _)) => Err(Refusal::ServiceMaster {
+            dataset: target.to_string(),
+            service: service.clone(),
+        }),
+        None => Ok(()),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
@@ -120,5 +138,20 @@ mod tests {
             unaware.to_string().contains("carries no epoch"),
             "{unaware}"
         );
+    }
+
+    #[test]
+    fn a_master_receives_nothing_into_its_service_datasets() {
+        let mastered = vec![("nfs".to_owned(), ds())];
+        let child: DatasetName = "tank/nfs/sub".parse().unwrap();
+        let other: DatasetName = "tank/other".parse().unwrap();
+        let err = check_not_master(&child, &mastered).unwrap_err();
+        assert!(
+            err.to_string()
+                .starts_with("this node is the master of service `nfs`: tank/nfs/sub"),
+            "{err}"
+        );
+        assert!(check_not_master(&other, &mastered).is_ok());
+        assert!(check_not_master(&ds(), &[]).is_ok());
     }
 }

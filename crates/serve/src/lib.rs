@@ -24,7 +24,7 @@ pub mod token;
 pub mod unquote;
 
 pub use authorize::{Verdict, authorize, authorize_resume, decide};
-pub use fence::{check_stream, epoch_get_args, target_epoch};
+pub use fence::{check_not_master, check_stream, epoch_get_args, target_epoch};
 pub use policy::{Grant, Policy};
 pub use refusal::Refusal;
 pub use request::{HoldTag, List, Request, ResumeToken, Send, WireMode};

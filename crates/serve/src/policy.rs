@@ -9,7 +9,9 @@
 //! `recv -F` (a rollback or full replacement on this node) is only granted where the job
 //! allows it (`allow-rollback-to-common` or `allow-force-full`); keeping a diverged dataset
 //! aside (rename to `<ds>.diverged-…`, clone, promote) only where it says
-//! `on-divergence = "preserve"`.
+//! `on-divergence = "preserve"`, or where the job belongs to a `[services.*]`: there the
+//! fencing epoch decides, and a returning old master's data is kept aside (never destroyed)
+//! before it is resynced.
 
 use std::fmt;
 
@@ -62,6 +64,10 @@ impl Policy {
     pub fn from_config(config: &Config, node: &str) -> Self {
         let mut grants = Vec::new();
         for (name, job) in &config.jobs {
+            let in_service = config
+                .services
+                .values()
+                .any(|s| s.jobs.iter().any(|j| j.get_ref() == name));
             let source = &job.source.dataset;
             let relative: Vec<&str> = job
                 .exclude
@@ -87,7 +93,7 @@ impl Policy {
                         .filter_map(|rel| format!("{}/{rel}", ep.dataset).parse().ok())
                         .collect(),
                     force_receive: job.allow_rollback_to_common || job.allow_force_full,
-                    preserve: job.on_divergence == OnDivergence::Preserve,
+                    preserve: job.on_divergence == OnDivergence::Preserve || in_service,
                 });
             }
         }
@@ -182,6 +188,21 @@ targets = [{ node = "c", dataset = "tank/other" }]
     fn policy(node: &str) -> Policy {
         let config = Config::from_str_with_path(CONFIG, Path::new("t.toml")).unwrap();
         Policy::from_config(&config, node)
+    }
+
+    #[test]
+    fn a_service_job_may_keep_a_diverged_dataset_aside() {
+        let text = format!(
+            "{CONFIG}[services.nfs]\nplacement = {{ kind = \"static\", node = \"a\" }}\n\
+             nodes = [\"a\", \"b\"]\njobs = [\"vm\"]\n"
+        );
+        let config = Config::from_str_with_path(&text, Path::new("t.toml")).unwrap();
+        let p = Policy::from_config(&config, "b");
+        assert!(p.allows_preserve(&ds("zpool1/vm-100-disk-0")));
+        assert!(
+            !p.allows_preserve(&ds("backup/a/data")),
+            "not a service job"
+        );
     }
 
     #[test]

@@ -64,6 +64,13 @@ pub enum Refusal {
         stream: Option<Epoch>,
         own: Epoch,
     },
+    /// A receive into a dataset of a service this node is the master of: a master receives
+    /// nothing, so a node that wrongly believes it is master cannot overwrite it.
+    #[error(
+        "this node is the master of service `{service}`: {dataset} receives no stream (the \
+         sender believes it is master; compare `zferry ha status` on both nodes)"
+    )]
+    ServiceMaster { dataset: String, service: String },
     /// The target's `zferry:epoch` could not be read, so the receive cannot be checked.
     #[error(
         "cannot read the fencing epoch (zferry:epoch) of {dataset}: {reason}; nothing is \
