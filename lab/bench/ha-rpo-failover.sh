@@ -93,7 +93,7 @@ EOF
 echo "crash failover: a's daemon killed, placement -> b"
 kill -9 "$(cat $DIR/daemon-a.pid)"; kill $WRITER
 zfs unmount hxa/data
-t0=$(now); echo b > $DIR/placement
+t0=$(now); echo b > $DIR/placement; echo "placement flipped at $(date -u +%T) UTC"
 zfs mount hxb/data 2>/dev/null || true
 writer $DIR/mnt/hxb/data & WRITER=$!
 t_master=""; t_sent=""

@@ -15,7 +15,7 @@ use zferry_config::Config;
 use zferry_exec::LocalExecutor;
 use zferry_ha::{Observation, Reading, Tick};
 use zferry_ha_run::cycle::{CycleOptions, CycleReport, acting_text, run_cycle};
-use zferry_ha_run::daemon::{Histories, Schedule, keep_ms, roles};
+use zferry_ha_run::daemon::{Histories, Schedule, keep_ms, role_kind_changed, roles};
 use zferry_ha_run::observe::observe;
 use zferry_ha_run::service;
 use zferry_repl_run::hosts::local_node;
@@ -60,7 +60,9 @@ pub fn run(cli: &Cli, args: &DaemonArgs) -> Result<u8> {
                     tracing::info!(service = svc, role = %role, "placement decision changed");
                 }
             }
-            schedule.wake();
+            if role_kind_changed(&last_roles, &now_roles) {
+                schedule.wake();
+            }
             last_roles = now_roles;
         }
         if schedule.due(tick()) {

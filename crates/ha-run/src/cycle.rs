@@ -187,6 +187,11 @@ pub fn run_cycle(
             lock_dir.display()
         )
     })?;
+    // One cycle at a time on a node (a timer run and the daemon, or two admins): two would
+    // both take an epoch and both send.
+    let lock_path = lock_dir.join("ha-cycle.lock");
+    let _cycle = zferry_repl_run::lock::acquire(&lock_path, opts.lock_wait)
+        .map_err(|e| format!("HA cycle: {e}"))?;
     let mut hosts = Hosts::new(config, opts.local.clone(), &lock_dir);
     let now = opts.now.as_second();
 

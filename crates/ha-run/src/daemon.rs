@@ -90,6 +90,21 @@ pub fn roles(
         .collect()
 }
 
+/// Whether a cycle should run at once: some service's role changed kind (master, standby of
+/// a given node, or not known). A confirmation counting up (`1 of 3`, `2 of 3`) is no change:
+/// nothing to act on until it completes.
+pub fn role_kind_changed(old: &BTreeMap<String, Role>, new: &BTreeMap<String, Role>) -> bool {
+    let kind = |r: Option<&Role>| match r {
+        Some(Role::Master) => Some(Ok(None)),
+        Some(Role::Standby { master }) => Some(Ok(Some(master.clone()))),
+        Some(Role::Unknown { .. }) => Some(Err(())),
+        None => None,
+    };
+    old.keys()
+        .chain(new.keys())
+        .any(|s| kind(old.get(s)) != kind(new.get(s)))
+}
+
 /// When the next cycle runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Schedule {
@@ -190,6 +205,21 @@ mod tests {
         assert!(matches!(roles_at(&mut h, 2, "a"), Role::Unknown { .. }));
         assert_eq!(roles_at(&mut h, 4, "a"), Role::Master);
         assert!(matches!(roles_at(&mut h, 6, "b"), Role::Unknown { .. }));
+
+        let unconfirmed = |have| Role::Unknown {
+            reason: zferry_ha::Unknown::Unconfirmed {
+                node: "b".into(),
+                have,
+                need: 3,
+            },
+        };
+        let at = |r: Role| BTreeMap::from([("nfs".to_owned(), r)]);
+        assert!(!role_kind_changed(&at(unconfirmed(1)), &at(unconfirmed(2))));
+        assert!(role_kind_changed(&at(unconfirmed(2)), &at(Role::Master)));
+        let standby = |m: &str| Role::Standby { master: m.into() };
+        assert!(role_kind_changed(&at(standby("a")), &at(standby("b"))));
+        assert!(role_kind_changed(&at(standby("a")), &at(unconfirmed(1))));
+        assert!(role_kind_changed(&BTreeMap::new(), &at(standby("a"))));
 
         let mut s = Schedule::new(60_000);
         assert!(s.due(Tick(0)));
