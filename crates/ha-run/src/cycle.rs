@@ -326,8 +326,11 @@ impl Decision<'_, '_> {
                 Err(e) => format!("source failed: {e}"),
             });
             report.acting = self.guarded(&role, record, &mut report);
+            // The last confirmed master is still this node (no other has been confirmed
+            // since), so its data is the newest: once the stop is confirmed, send it on. The
+            // daemon may already have held for a cycle or two while the stop was confirmed.
             if report.acting != Acting::Master
-                && record.acting == Some(Acting::Master)
+                && record.master.as_deref() == Some(self.opts.local.as_str())
                 && guards::service_stopped_here(&ev.history, self.svc.confirmations.get())
             {
                 self.final_sync(record, &mut report);
