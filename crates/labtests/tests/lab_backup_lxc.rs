@@ -1,7 +1,8 @@
 //! Container (LXC) backups on real OpenZFS: `vzdump-lxc-*.tar.zst` archives become a file
 //! tree in `<root>/<vmid>/tree`, one snapshot per backup; a day that changes a few files
 //! costs about those files; re-ingesting is a no-op; a damaged archive rolls back; POSIX ACLs
-//! and xattrs of a real GNU tar archive are on the ZFS tree and come back through restore.
+//! and xattrs of a real GNU tar archive are on the ZFS tree and come back through restore; an
+//! ACL naming a user this host does not know is kept as its archive text and restored unchanged.
 
 #![allow(clippy::unwrap_used)] // test code: a panic is the failure report
 #![allow(
@@ -358,5 +359,55 @@ fn gnu_tar_acls_are_on_the_zfs_tree_and_in_the_restored_tar() {
         getfacl(&out),
         acl_sections(ACL_GETFACL),
         "ACLs extracted by tar"
+    );
+}
+
+#[test]
+fn an_acl_naming_a_user_this_host_does_not_know_is_kept_as_text_and_restored_unchanged() {
+    let pool = TestPool::create("bn", "64M");
+    pool.setup("fs backup");
+    let root: DatasetName = pool.ds("backup").parse().unwrap();
+    let exec = LocalExecutor::new();
+    // As GNU tar writes it on a Proxmox host that knows the user (the name, not the id).
+    let acl = "user::rw-,user:zferry-no-such-user:r--,group::r--,mask::r--,other::---";
+    let mut b = Builder::new(Vec::new());
+    let mut h = Container::header(EntryType::Directory, 0o755, 0);
+    b.append_data(&mut h, "./", &[][..]).unwrap();
+    b.append_pax_extensions([("SCHILY.acl.access", acl.as_bytes())])
+        .unwrap();
+    let mut h = Container::header(EntryType::Regular, 0o640, 5);
+    b.append_data(&mut h, "./data", &b"hello"[..]).unwrap();
+    let archive_bytes = b.into_inner().unwrap();
+    let input = tempfile::tempdir().unwrap();
+    let archive = input.path().join("vzdump-lxc-107-2026_01_01-01_00_00.tar");
+    std::fs::write(&archive, &archive_bytes).unwrap();
+
+    let r = ingest(&exec, &root, &archive, &IngestOptions::default()).unwrap();
+    assert_eq!(r.outcome, Outcome::Ingested);
+    assert_eq!(r.tree.as_ref().unwrap().acls_kept_as_text, 1, "{r:?}");
+    // No ACL with a guessed id on ZFS: the file has its mode bits only.
+    let tree = mountpoint(&pool, &pool.ds("backup/107")).join("tree");
+    let on_zfs = getfacl(&tree);
+    assert_eq!(
+        on_zfs["data"],
+        [
+            "# owner: 100000",
+            "# group: 100000",
+            "user::rw-",
+            "group::r--",
+            "other::---"
+        ],
+        "{on_zfs:?}"
+    );
+
+    // The restore writes the archive's text back, unchanged, for `pct restore` to map.
+    let restored = input.path().join("restored.tar");
+    let t = "2026_01_01-01_00_00".parse().unwrap();
+    let none = zferry_backup::RestoreCompression::None;
+    zferry_backup::restore(&exec, &root, 107, t, &restored, none, None).unwrap();
+    let listing = tar(&["--acls", "-tvvf"], &restored, None);
+    assert!(
+        listing.contains("user:zferry-no-such-user:r--"),
+        "{listing}"
     );
 }
