@@ -46,6 +46,7 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
         );
     };
     let source = File::open(src)?;
+    zferry_blocksync::hint_sequential(&source);
     let target = OpenOptions::new()
         .read(true)
         .write(true)

@@ -29,7 +29,7 @@ pub use error::Error;
 pub use options::{ChunkSize, Options};
 pub use report::Report;
 pub use sink::BlockSink;
-pub use target::holes_supported;
+pub use target::{hint_sequential, holes_supported};
 
 /// The compare granularity: 4 KiB, the page size and the block size ZFS zvols and most file
 /// systems use; fixed so that "bytes written" means the same everywhere.

@@ -26,8 +26,7 @@ impl Geometry {
         } else {
             meta.len()
         };
-        // Only a hint for readahead; failure changes nothing.
-        let _ = rustix::fs::fadvise(target, 0, None, rustix::fs::Advice::Sequential);
+        hint_sequential(target);
         Ok(Geometry { len, block_device })
     }
 }
@@ -90,4 +89,11 @@ pub(crate) fn resize(target: &File, geo: Geometry, size: u64) -> Result<(), Erro
         return Ok(());
     }
     target.set_len(size).map_err(Error::target("set_len", size))
+}
+
+/// Tells the kernel `file` is read front to back (a larger readahead window): the source and
+/// the target are read side by side, and each stream needs long reads to keep the disk at its
+/// sequential speed. Only a hint; failure changes nothing.
+pub fn hint_sequential(file: &File) {
+    let _ = rustix::fs::fadvise(file, 0, None, rustix::fs::Advice::Sequential);
 }

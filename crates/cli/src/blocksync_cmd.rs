@@ -24,6 +24,7 @@ pub fn run(args: &BlocksyncArgs) -> Result<u8> {
         let size = f.seek(SeekFrom::End(0)).ok();
         f.seek(SeekFrom::Start(0))
             .with_context(|| format!("rewinding source {}", args.source))?;
+        zferry_blocksync::hint_sequential(&f);
         (Box::new(f), size)
     };
     let target = OpenOptions::new()
