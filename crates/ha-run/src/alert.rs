@@ -43,6 +43,24 @@ pub struct Alert {
     pub delivered: Option<bool>,
 }
 
+impl Alert {
+    pub fn new(kind: AlertKind, service: &str, node: &str, message: String) -> Self {
+        Self {
+            kind,
+            service: service.to_owned(),
+            node: node.to_owned(),
+            message,
+            delivered: None,
+        }
+    }
+}
+
+/// [`send`]s `alert` and returns it, for the cycle's report.
+pub fn raise(exec: &dyn Executor, argv: Option<&Argv>, dry_run: bool, mut alert: Alert) -> Alert {
+    send(exec, argv, dry_run, &mut alert);
+    alert
+}
+
 /// The alert command's argv with the alert in the environment (`ZFERRY_EVENT`,
 /// `ZFERRY_SERVICE`, `ZFERRY_NODE`, `ZFERRY_MESSAGE`) and the message on stdin.
 pub fn command(argv: &Argv, alert: &Alert) -> CommandSpec {

@@ -342,20 +342,10 @@ impl Decision<'_, '_> {
                 .acting
                 .as_ref()
                 .map_or_else(|| "none".to_owned(), acting_text);
-            let mut a = Alert {
-                kind: AlertKind::RoleChange,
-                service: self.name.to_owned(),
-                node: self.opts.local.clone(),
-                message: format!("{before} -> {}", acting_text(&report.acting)),
-                delivered: None,
-            };
-            alert::send(
-                self.exec,
-                self.svc.alert_command.as_ref(),
-                self.opts.dry_run,
-                &mut a,
-            );
-            report.alerts.push(a);
+            report.alerts.push(self.alert(
+                AlertKind::RoleChange,
+                format!("{before} -> {}", acting_text(&report.acting)),
+            ));
             record.acting = Some(report.acting.clone());
             record.since = Some(self.now);
         }
@@ -430,6 +420,17 @@ impl Decision<'_, '_> {
         Acting::Master
     }
 
+    /// Raises an alert of this service on this node (logged, and the alert command).
+    fn alert(&self, kind: AlertKind, message: String) -> Alert {
+        let a = Alert::new(kind, self.name, &self.opts.local, message);
+        alert::raise(
+            self.exec,
+            self.svc.alert_command.as_ref(),
+            self.opts.dry_run,
+            a,
+        )
+    }
+
     /// Records the confirmed master, and when it changed from one node to another.
     fn note_master(&self, record: &mut ServiceState, confirmed: Option<&str>) {
         let Some(now_master) = confirmed else { return };
@@ -444,20 +445,9 @@ impl Decision<'_, '_> {
     fn refuse(&self, record: &mut ServiceState, report: &mut ServiceReport, why: &str) {
         report.problems.push(why.to_owned());
         record.last_refusal = Some((self.now, why.to_owned()));
-        let mut a = Alert {
-            kind: AlertKind::Refusal,
-            service: self.name.to_owned(),
-            node: self.opts.local.clone(),
-            message: why.to_owned(),
-            delivered: None,
-        };
-        alert::send(
-            self.exec,
-            self.svc.alert_command.as_ref(),
-            self.opts.dry_run,
-            &mut a,
-        );
-        report.alerts.push(a);
+        report
+            .alerts
+            .push(self.alert(AlertKind::Refusal, why.to_owned()));
     }
 
     /// This node's datasets of the service.
@@ -642,20 +632,9 @@ impl Decision<'_, '_> {
         if !failed && !self.opts.dry_run {
             record.final_sync_epoch = Some(epoch);
         }
-        let mut a = Alert {
-            kind: AlertKind::FinalSync,
-            service: self.name.to_owned(),
-            node: self.opts.local.clone(),
-            message,
-            delivered: None,
-        };
-        alert::send(
-            self.exec,
-            self.svc.alert_command.as_ref(),
-            self.opts.dry_run,
-            &mut a,
-        );
-        report.alerts.push(a);
+        report
+            .alerts
+            .push(self.alert(AlertKind::FinalSync, message));
         report.final_sync = Some(snap);
     }
 }
@@ -728,15 +707,13 @@ fn pair_alerts(
         if kind == AlertKind::Refusal {
             record.last_refusal = Some((now, message.clone()));
         }
-        let mut a = Alert {
-            kind,
-            service: report.service.clone(),
-            node: opts.local.clone(),
-            message,
-            delivered: None,
-        };
-        alert::send(exec, svc.alert_command.as_ref(), opts.dry_run, &mut a);
-        report.alerts.push(a);
+        let a = Alert::new(kind, &report.service, &opts.local, message);
+        report.alerts.push(alert::raise(
+            exec,
+            svc.alert_command.as_ref(),
+            opts.dry_run,
+            a,
+        ));
     }
 }
 
