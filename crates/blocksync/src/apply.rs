@@ -62,6 +62,9 @@ impl<'a> Applier<'a> {
 
     /// Read the target's current bytes for `[offset, offset+buf.len())` into `buf`.
     pub fn read_target(&mut self, offset: u64, buf: &mut [u8]) -> Result<(), Error> {
+        if let Some(p) = &mut self.puncher {
+            p.settle_before_read(offset, buf.len() as u64)?;
+        }
         self.report.bytes_read_target +=
             target::read_clipped(self.target, offset, self.geo.len, buf)?;
         Ok(())

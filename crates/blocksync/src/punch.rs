@@ -4,9 +4,14 @@
 //! and goes on. Runs are disjoint (every block is applied once), so punching them later and
 //! in another thread changes no byte's final value. Where the target cannot punch, the worker
 //! writes the zeros instead.
+//!
+//! The one read that could see a range before its queued punch is a [`crate::BlockSink`] block
+//! put twice (zeros, then data equal to the old content). So before the comparer reads a range
+//! that overlaps a queued punch, it waits until the worker has punched everything queued
+//! ([`Puncher::settle_before_read`]).
 
 use std::fs::File;
-use std::sync::mpsc::{SyncSender, sync_channel};
+use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 use std::thread::JoinHandle;
 
 use crate::{BLOCK_SIZE_U64, Error, target};
@@ -24,46 +29,75 @@ pub(crate) struct ZeroRunsDone {
     pub bytes_zero_written: u64,
 }
 
+enum Job {
+    /// Make `[offset, offset+len)` zeros: a hole, or written zeros.
+    Zero { offset: u64, len: u64 },
+    /// Everything queued before this is applied: answer.
+    Barrier(SyncSender<()>),
+}
+
 /// The handle the comparer keeps: a queue into the worker and the worker's result.
 #[derive(Debug)]
 pub(crate) struct Puncher {
-    queue: Option<SyncSender<(u64, u64)>>,
+    queue: Option<SyncSender<Job>>,
     worker: Option<JoinHandle<Result<ZeroRunsDone, Error>>>,
+    /// The span covering every run queued since the worker was last known to be idle.
+    pending: Option<(u64, u64)>,
 }
 
 impl Puncher {
     /// Starts the worker on its own handle of `target`.
     pub fn spawn(target: &File) -> Result<Self, Error> {
         let file = target.try_clone().map_err(Error::target("dup", 0))?;
-        let (tx, rx) = sync_channel::<(u64, u64)>(QUEUE);
+        let (tx, rx) = sync_channel::<Job>(QUEUE);
         let worker = std::thread::Builder::new()
             .name("blocksync-punch".into())
-            .spawn(move || {
-                let mut done = ZeroRunsDone::default();
-                let mut can_punch = true;
-                for (offset, len) in rx {
-                    apply_zero_run(&file, offset, len, &mut can_punch, &mut done)?;
-                }
-                Ok(done)
-            })
+            .spawn(move || work(&file, &rx))
             .map_err(Error::target("spawn punch thread", 0))?;
         Ok(Puncher {
             queue: Some(tx),
             worker: Some(worker),
+            pending: None,
         })
     }
 
     /// Queues `[offset, offset+len)` to become zeros. A worker that stopped on an error
     /// reports it here.
     pub fn punch(&mut self, offset: u64, len: u64) -> Result<(), Error> {
-        let sent = self
-            .queue
-            .as_ref()
-            .is_some_and(|q| q.send((offset, len)).is_ok());
-        if sent {
+        self.send(Job::Zero { offset, len })?;
+        let end = offset + len;
+        self.pending = Some(match self.pending {
+            Some((s, e)) => (s.min(offset), e.max(end)),
+            None => (offset, end),
+        });
+        Ok(())
+    }
+
+    /// Call before reading `[offset, offset+len)` of the target: if a queued punch may touch
+    /// that range, wait until the worker has applied everything queued.
+    pub fn settle_before_read(&mut self, offset: u64, len: u64) -> Result<(), Error> {
+        let Some((start, end)) = self.pending else {
+            return Ok(());
+        };
+        if offset >= end || offset + len <= start {
             return Ok(());
         }
-        // The worker only hangs up after an error; report that one.
+        let (ack_tx, ack_rx) = sync_channel(1);
+        self.send(Job::Barrier(ack_tx))?;
+        if ack_rx.recv().is_err() {
+            return self.failed();
+        }
+        self.pending = None;
+        Ok(())
+    }
+
+    fn send(&mut self, job: Job) -> Result<(), Error> {
+        let sent = self.queue.as_ref().is_some_and(|q| q.send(job).is_ok());
+        if sent { Ok(()) } else { self.failed() }
+    }
+
+    /// The worker only hangs up after an error; report that one.
+    fn failed(&mut self) -> Result<(), Error> {
         self.join().and(Err(Error::WorkerPanicked))
     }
 
@@ -90,6 +124,23 @@ impl Drop for Puncher {
             let _ = w.join();
         }
     }
+}
+
+/// The worker: apply jobs in order until the queue closes or one fails.
+fn work(file: &File, jobs: &Receiver<Job>) -> Result<ZeroRunsDone, Error> {
+    let mut done = ZeroRunsDone::default();
+    let mut can_punch = true;
+    for job in jobs {
+        match job {
+            Job::Zero { offset, len } => {
+                apply_zero_run(file, offset, len, &mut can_punch, &mut done)?;
+            }
+            Job::Barrier(ack) => {
+                let _ = ack.send(());
+            }
+        }
+    }
+    Ok(done)
 }
 
 /// Punches one run, or writes zeros where punching is unsupported (remembered in `can_punch`).
@@ -164,6 +215,28 @@ mod tests {
                 "block {i}"
             );
         }
+    }
+
+    #[test]
+    fn a_read_of_a_queued_range_waits_for_it_and_others_do_not() {
+        let f = file_of(0xAB, 1 << 20);
+        let mut p = Puncher::spawn(&f).unwrap();
+        for block in 0..64u64 {
+            p.punch(block * 8192, 4096).unwrap();
+        }
+        assert_eq!(p.pending, Some((0, 63 * 8192 + 4096)));
+        // Beyond the span: no wait, the span stays.
+        p.settle_before_read(64 * 8192, 4096).unwrap();
+        assert!(p.pending.is_some());
+        // Overlapping: after the wait every queued punch is visible.
+        p.settle_before_read(8192, 4096).unwrap();
+        assert_eq!(p.pending, None);
+        let data = read_all(&f, 64 * 8192);
+        for (i, b) in data.chunks(4096).enumerate() {
+            let want = if i % 2 == 0 { 0 } else { 0xAB };
+            assert!(b.iter().all(|&x| x == want), "block {i}");
+        }
+        p.finish().unwrap();
     }
 
     #[test]

@@ -168,3 +168,42 @@ fn a_block_put_twice_ends_with_the_later_content() {
     assert!(data[..BS].iter().all(|&b| b == 2));
     assert!(data[BS..].iter().all(|&b| b == 3));
 }
+
+/// A block put again after its first content was applied must be compared against what the
+/// first put left, not against the target as it was: the writes and punches of the first put
+/// happen on a worker thread, so the sink must wait for them before re-reading that range.
+#[test]
+fn a_block_put_again_is_compared_with_what_the_first_put_left() {
+    const BLOCKS: usize = 512;
+    let old: Vec<u8> = (0..BLOCKS * BS)
+        .map(|i| u8::try_from(i / BS % 251 + 1).expect("< 256"))
+        .collect();
+    for punch in [true, false] {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("t");
+        let target = write_file(&path, &old);
+        let opts = Options {
+            punch_holes: punch,
+            ..Options::default()
+        };
+        let mut sink = BlockSink::new(&target, old.len() as u64, &opts).expect("sink");
+        // First every block becomes zeros (a punch or a zero write each)…
+        for b in 0..BLOCKS as u64 {
+            sink.put(b, None).expect("put zeros");
+            // A gap, so the runs stay one block each.
+            sink.put((b + BLOCKS as u64 / 2) % BLOCKS as u64, None)
+                .expect("put zeros");
+        }
+        // …then gets its old content back: equal to the target as it *was*, so a sink that
+        // compared against stale bytes would write nothing and leave the zeros.
+        for b in 0..BLOCKS {
+            sink.put(b as u64, Some(&old[b * BS..(b + 1) * BS]))
+                .expect("put old");
+        }
+        sink.finish().expect("finish");
+        assert!(
+            differing(&read_file(&path), &old).0.is_empty(),
+            "punch={punch}: every block must end with the later (old) content"
+        );
+    }
+}
