@@ -91,6 +91,7 @@ pub fn run(cli: &Cli, args: &DaemonArgs) -> Result<u8> {
 /// One look at each service's placement this node runs.
 fn poll(config: &Config, local: &str, histories: &mut Histories, tick: impl Fn() -> Tick) {
     let exec = LocalExecutor::with_host(local);
+    let guest_command = zferry_snap::guest::guest_command(&config.global);
     let mut names = Vec::new();
     for (name, svc) in &config.services {
         if !svc
@@ -103,7 +104,7 @@ fn poll(config: &Config, local: &str, histories: &mut Histories, tick: impl Fn()
         }
         names.push(name.to_string());
         let at = tick();
-        let reading = observe(&exec, svc.placement.get_ref(), local);
+        let reading = observe(&exec, svc.placement.get_ref(), local, &guest_command);
         if let Err(e) = &reading {
             tracing::warn!(service = %name, error = e, "placement source failed");
         }
@@ -145,6 +146,8 @@ fn log_cycle(r: &CycleReport) {
                 tracing::error!(
                     service = s.service,
                     job = p.job,
+                    pool = p.source_pool(),
+                    dataset = p.source_dataset(),
                     source = p.source,
                     target = p.target,
                     "{}",
@@ -154,6 +157,8 @@ fn log_cycle(r: &CycleReport) {
                 tracing::info!(
                     service = s.service,
                     job = p.job,
+                    pool = p.source_pool(),
+                    dataset = p.source_dataset(),
                     source = p.source,
                     target = p.target,
                     "{p}"

@@ -24,7 +24,12 @@ pub fn run_once(cli: &Cli, args: &HaRunOnceArgs) -> Result<u8> {
     }
     let observed: Vec<(&str, &zferry_config::Service)> =
         services.iter().map(|(n, s)| (n.as_str(), *s)).collect();
-    let evidence = observe_burst(&LocalExecutor::with_host(local.clone()), &observed, &local);
+    let evidence = observe_burst(
+        &LocalExecutor::with_host(local.clone()),
+        &observed,
+        &local,
+        &zferry_snap::guest::guest_command(&config.global),
+    );
     let opts = CycleOptions {
         local,
         services: args.services.clone(),

@@ -112,11 +112,13 @@ pub struct CycleReport {
 }
 
 /// Observes every service's placement `confirmations` times, `confirmation-interval` apart
-/// (the seed's 3 checks 2 s apart): the evidence a run-once decides on.
+/// (the seed's 3 checks 2 s apart): the evidence a run-once decides on. `guest_command` is how
+/// a Proxmox placement lists the guests ([`crate::observe::observe`]).
 pub fn observe_burst(
     exec: &dyn Executor,
     services: &[(&str, &Service)],
     local: &str,
+    guest_command: &[String],
 ) -> BTreeMap<String, Evidence> {
     let start = std::time::Instant::now();
     let tick = || Tick(u64::try_from(start.elapsed().as_millis()).unwrap_or(u64::MAX));
@@ -145,7 +147,8 @@ pub fn observe_burst(
                 continue; // a third site needs no placement
             }
             let at = tick();
-            let reading = crate::observe::observe(exec, svc.placement.get_ref(), local);
+            let reading =
+                crate::observe::observe(exec, svc.placement.get_ref(), local, guest_command);
             let ev = out.entry((*name).to_owned()).or_insert_with(|| Evidence {
                 history: Vec::new(),
                 now: at,
@@ -226,10 +229,13 @@ pub fn run_cycle(
     }
     let snapshots = snapshot_run(config, opts, &local_exec, &actings, unread);
 
-    // 5: replicate every service this node is master of.
+    // 5: replicate every service this node is master of. A final sync's pairs (step 3) alert
+    // the same way: a refused last send is exactly what the admin must hear about.
     for (report, (name, svc)) in reports.iter_mut().zip(&services) {
         if report.acting == Acting::Master {
             report.pairs = replicate(config, opts, &mut hosts, name.as_str(), svc);
+        }
+        if report.acting == Acting::Master || report.final_sync.is_some() {
             let record = records.get_mut(name.as_str()).expect("recorded above");
             pair_alerts(opts, &local_exec, svc, report, record, now);
         }

@@ -14,14 +14,17 @@ use zferry_ha::placement::{command, drbd, pacemaker, proxmox, quorum};
 /// A placement command that has not answered in this long counts as failed.
 pub const SOURCE_TIMEOUT: Duration = Duration::from_secs(20);
 
-/// Reads `placement` once, as node `local`.
-pub fn observe(exec: &dyn Executor, placement: &Placement, local: &str) -> Result<Reading, String> {
+/// Reads `placement` once, as node `local`. A Proxmox placement asks `guest_command` (the
+/// config's `global.guest-command`, the same command the snapshot run asks) for the guests.
+pub fn observe(
+    exec: &dyn Executor,
+    placement: &Placement,
+    local: &str,
+    guest_command: &[String],
+) -> Result<Reading, String> {
     match placement {
         Placement::Proxmox { vmid } => {
-            let json = stdout(
-                exec,
-                argv(&zferry_snap::guest::default_guest_command()).label("pvesh resources"),
-            )?;
+            let json = stdout(exec, argv(guest_command).label("guest command"))?;
             let guest = proxmox::parse_resources(&json, vmid.get()).map_err(|e| e.to_string())?;
             let text = stdout(exec, CommandSpec::new("pvecm").arg("status").label("pvecm"))?;
             let quorum = quorum::parse_pvecm_status(&text).map_err(|e| e.to_string())?;
@@ -106,5 +109,79 @@ fn stdout_any_exit(exec: &dyn Executor, cmd: CommandSpec) -> Result<String, Stri
     match out.failure() {
         Some(e) if out.stdout.is_empty() => Err(e.to_string()),
         _ => Ok(out.stdout_lossy()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use std::sync::Mutex;
+    use std::time::Duration;
+
+    use zferry_config::Vmid;
+    use zferry_exec::{ExecError, ExitStatusLike, Output};
+
+    use super::*;
+
+    /// Answers by program name with a captured-format fixture; records every argv.
+    #[derive(Debug, Default)]
+    struct ByProgram {
+        seen: Mutex<Vec<Vec<String>>>,
+    }
+
+    fn fixture(name: &str) -> String {
+        let path = format!(
+            "{}/../ha/tests/fixtures/placement/proxmox/{name}",
+            env!("CARGO_MANIFEST_DIR")
+        );
+        std::fs::read_to_string(path)
+            .unwrap()
+            .lines()
+            .filter(|l| !l.starts_with('#'))
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+
+    impl Executor for ByProgram {
+        fn host(&self) -> &'static str {
+            "pve1"
+        }
+        fn run(&self, cmd: &CommandSpec) -> Result<Output, ExecError> {
+            let argv = cmd.argv();
+            self.seen.lock().unwrap().push(argv.clone());
+            let stdout = if argv[0] == "pvecm" {
+                fixture("pvecm-status-quorate.txt")
+            } else {
+                fixture("resources-vm.txt")
+            };
+            Ok(Output {
+                status: ExitStatusLike::from_code(0),
+                stdout: stdout.into_bytes(),
+                stderr: String::new(),
+                duration: Duration::ZERO,
+                host: "pve1".into(),
+                argv,
+            })
+        }
+    }
+
+    #[test]
+    fn a_proxmox_placement_lists_guests_with_the_configured_guest_command() {
+        let exec = ByProgram::default();
+        let placement = Placement::Proxmox {
+            vmid: Vmid::new(103).unwrap(),
+        };
+        let guest_command: Vec<String> = ["/usr/local/bin/pvesh-via-api", "--vm"]
+            .map(str::to_owned)
+            .to_vec();
+        let reading = observe(&exec, &placement, "pve1", &guest_command).unwrap();
+        assert!(matches!(reading, Reading::Proxmox { .. }), "{reading:?}");
+        let seen = exec.seen.lock().unwrap().clone();
+        assert_eq!(
+            seen[0], guest_command,
+            "the guests come from the configured command"
+        );
+        assert_eq!(seen[1], ["pvecm", "status"]);
     }
 }

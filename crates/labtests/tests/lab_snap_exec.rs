@@ -313,13 +313,32 @@ fn the_fallback_reaches_the_same_state() {
     let out = execute(&exec, &plan, &fallback());
     assert!(out[0].error.is_none(), "{:?}", out[0].error);
     assert_eq!(out[0].report.method, Method::Fallback);
-    // zfs set, one zfs snapshot for the pool, one zfs destroy per dataset.
-    assert_eq!((exec.take(), out[0].report.processes), (4, 4));
+    // zfs set, one zfs snapshot for the pool, one zfs get of the doomed snapshots' guids,
+    // one zfs destroy per dataset.
+    assert_eq!((exec.take(), out[0].report.processes), (5, 5));
     let t = createtxg(&pool, &[pool.ds("a@s1"), pool.ds("b@s1"), pool.ds("v@s1")]);
     assert!(t.iter().all(|x| *x == t[0]), "{t:?}");
     assert_eq!(snapshots_of(&pool, &pool.ds("a")), ["s1"]);
     assert_eq!(snapshots_of(&pool, &pool.ds("b")), ["s1"]);
     assert_eq!(prop(&pool, &pool.ds("a"), "label:running"), "pveA");
+
+    // A snapshot re-created under its name since the plan read it is another snapshot (another
+    // guid): the fallback keeps it, as the program does, and one already gone is skipped.
+    pool.run_ok("zfs", &["snapshot", &pool.ds("b@r")]);
+    pool.run_ok("zfs", &["snapshot", &pool.ds("b@gone")]);
+    let plan = plan_of(&pool, &[], &["b@r", "b@gone"]);
+    pool.run_ok("zfs", &["destroy", &pool.ds("b@r")]);
+    pool.run_ok("zfs", &["destroy", &pool.ds("b@gone")]);
+    pool.run_ok("zfs", &["snapshot", &pool.ds("b@r")]);
+    let out = execute(&exec, &plan, &fallback());
+    assert!(out[0].error.is_none(), "{:?}", out[0].error);
+    let r = &out[0].report;
+    assert_eq!(r.replaced.len(), 1, "{r:?}");
+    assert_eq!(r.replaced[0].name, pool.ds("b@r"));
+    assert_eq!(r.missing, [pool.ds("b@gone")]);
+    assert!(r.destroyed.is_empty(), "{r:?}");
+    assert!(exists(&pool, &pool.ds("b@r")));
+    assert_eq!(exec.take(), 1, "one zfs get, no destroy");
 
     // A conflicting name makes `zfs snapshot` create none either.
     let out = execute(&exec, &plan_of(&pool, &["a@s2", "b@s1"], &[]), &fallback());

@@ -90,6 +90,19 @@ pub fn classify(pairs: &[PairReport]) -> RunClass {
         .unwrap_or(RunClass::Ok)
 }
 
+impl PairReport {
+    /// The source dataset (`source` is `node:dataset`).
+    pub fn source_dataset(&self) -> &str {
+        self.source.split_once(':').map_or(&self.source, |(_, d)| d)
+    }
+
+    /// The source dataset's pool.
+    pub fn source_pool(&self) -> &str {
+        let ds = self.source_dataset();
+        ds.split_once('/').map_or(ds, |(p, _)| p)
+    }
+}
+
 impl fmt::Display for PairReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let what = match &self.status {
@@ -137,6 +150,16 @@ fn human_bytes(n: u64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_source_dataset_and_pool_come_from_node_colon_dataset() {
+        let mut p = pair(PairStatus::UpToDate);
+        p.source = "pve1:zpool1/data/sub".into();
+        assert_eq!(p.source_dataset(), "zpool1/data/sub");
+        assert_eq!(p.source_pool(), "zpool1");
+        p.source = "pve1:tank".into();
+        assert_eq!((p.source_dataset(), p.source_pool()), ("tank", "tank"));
+    }
 
     fn pair(status: PairStatus) -> PairReport {
         PairReport {

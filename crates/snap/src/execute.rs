@@ -23,7 +23,9 @@ use std::time::{Duration, Instant};
 
 use serde::Serialize;
 use zferry_exec::{CommandSpec, Executor, Output};
-use zferry_zfs::{CommandFailure, DatasetName, PoolName, SnapshotName, ZfsError, ZfsErrorKind};
+use zferry_zfs::{
+    CommandFailure, DatasetName, Guid, PoolName, SnapshotName, ZfsError, ZfsErrorKind,
+};
 
 use crate::lua::{
     self, Batch, Created, Held, Limits, ListChange, Mode, OpFailure, PropSet, Replaced, ResultError,
@@ -682,11 +684,13 @@ impl PoolRun<'_> {
     }
 
     /// `zfs destroy ds@a,b,c`, one process per dataset; keeps going after a failure and
-    /// returns the first one. By name: unlike the program, plain commands cannot check the
-    /// guid in the transaction that destroys (the state read just before is what they trust).
+    /// returns the first one. Plain commands cannot check the guid in the transaction that
+    /// destroys, as the program does; so one `zfs get guid` of every doomed snapshot just
+    /// before narrows the window from the whole run to one process: a snapshot re-created
+    /// under its name since the plan's read is kept (`replaced`), one already gone is
+    /// `missing`.
     fn fallback_destroys(&mut self, doomed: &[Destroy]) -> Result<(), ExecuteError> {
-        let names: Vec<&SnapshotName> = doomed.iter().map(|d| &d.snapshot).collect();
-        if names.is_empty() {
+        if doomed.is_empty() {
             return Ok(());
         }
         self.destroys_reached = true;
@@ -694,7 +698,30 @@ impl PoolRun<'_> {
             self.report
                 .notes
                 .push("dry run without channel programs: nothing was checked by ZFS".into());
-            self.report.destroyed.extend(names.into_iter().cloned());
+            self.report
+                .destroyed
+                .extend(doomed.iter().map(|d| d.snapshot.clone()));
+            return Ok(());
+        }
+        let now = self.current_guids(doomed)?;
+        let mut names = Vec::new();
+        for d in doomed {
+            match now.get(d.snapshot.as_str()) {
+                None => self.report.missing.push(d.snapshot.to_string()),
+                Some(&guid) if guid != d.guid => {
+                    tracing::warn!(pool = %self.report.pool, snapshot = %d.snapshot, %guid,
+                        planned = %d.guid,
+                        "kept: another snapshot was created under this name since the state \
+                         was read; it is listed again on the next run");
+                    self.report.replaced.push(Replaced {
+                        name: d.snapshot.to_string(),
+                        guid,
+                    });
+                }
+                Some(_) => names.push(&d.snapshot),
+            }
+        }
+        if names.is_empty() {
             return Ok(());
         }
         self.command_step("destroy", names.len());
@@ -714,6 +741,45 @@ impl PoolRun<'_> {
             }
         }
         first_error.map_or(Ok(()), Err)
+    }
+
+    /// The guid each of `doomed` has now, by name, from one `zfs get`; a snapshot that no
+    /// longer exists is absent (`zfs get` names it on stderr, exits 1, and prints the rest).
+    fn current_guids(
+        &mut self,
+        doomed: &[Destroy],
+    ) -> Result<BTreeMap<String, Guid>, ExecuteError> {
+        let spec = CommandSpec::new("zfs")
+            .args(["get", "-H", "-p", "-o", "name,value", "guid"])
+            .args(doomed.iter().map(|d| d.snapshot.to_string()));
+        let out = self.spawn(&spec)?;
+        let mut guids = BTreeMap::new();
+        for line in out.stdout_lossy().lines() {
+            let Some((name, value)) = line.split_once('\t') else {
+                continue;
+            };
+            if let Ok(guid) = value.parse::<Guid>() {
+                guids.insert(name.to_owned(), guid);
+            }
+        }
+        // Every name absent from a failed `zfs get` must be explained by "does not exist";
+        // anything else (permissions, a pool gone) is an error, not a reason to skip.
+        if let Some(f) = CommandFailure::from_output(&out) {
+            let unexplained = doomed.iter().any(|d| {
+                !guids.contains_key(d.snapshot.as_str())
+                    && !out.stderr.contains(d.snapshot.as_str())
+            }) || !out
+                .stderr
+                .lines()
+                .all(|l| l.contains("does not exist") || l.trim().is_empty());
+            if unexplained {
+                return Err(ExecuteError::Zfs {
+                    pool: self.pool(),
+                    source: ZfsError::Command(Box::new(f)),
+                });
+            }
+        }
+        Ok(guids)
     }
 }
 

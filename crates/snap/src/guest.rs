@@ -26,6 +26,14 @@ use crate::model::{Create, DatasetState, Note, Plan, SetProperty};
 /// The value a stopped guest's datasets carry.
 pub const STOPPED: &str = "stopped";
 
+/// The command that lists the guests: `global.guest-command`, or [`default_guest_command`].
+pub fn guest_command(global: &zferry_config::Global) -> Vec<String> {
+    global
+        .guest_command
+        .as_ref()
+        .map_or_else(default_guest_command, |a| a.as_slice().to_vec())
+}
+
 /// The default guest-state command.
 pub fn default_guest_command() -> Vec<String> {
     [

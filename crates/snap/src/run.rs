@@ -389,11 +389,7 @@ fn apply_guests(
         })
         .cloned()
         .collect();
-    let argv = config
-        .global
-        .guest_command
-        .as_ref()
-        .map_or_else(guest::default_guest_command, |a| a.as_slice().to_vec());
+    let argv = guest::guest_command(&config.global);
     let list = match guest::fetch_guests(exec, &argv) {
         Ok(list) => list,
         Err(e) => {

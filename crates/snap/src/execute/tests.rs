@@ -1,5 +1,6 @@
 //! Execution against a scripted executor fed with outputs captured in the lab.
 
+use std::fmt::Write as _;
 use std::sync::Mutex;
 
 use super::*;
@@ -367,11 +368,13 @@ fn lua_errors_are_channel_program_errors_not_fallbacks() {
 
 #[test]
 fn non_root_falls_back_to_plain_commands() {
+    let guids = guid_lines(&["snapexp/b@d1"]);
     let exec = Scripted::new(&[
         (1, "", "Channel programs must be run as root\n"),
         (0, "", ""),
         (0, "", ""),
         (0, "", ""),
+        (0, &guids, ""),
         (0, "", ""),
     ]);
     let out = execute(&exec, &plan(), &ExecOptions::default());
@@ -387,8 +390,21 @@ fn non_root_falls_back_to_plain_commands() {
         ["zfs", "snapshot", "snapexp/a@c5", "snapexp/b@c5"]
     );
     assert_eq!(argvs[3], ["zfs", "snapshot", "snapexp/a@c6"]);
-    assert_eq!(argvs[4], ["zfs", "destroy", "snapexp/b@d1"]);
-    assert_eq!(out[0].report.processes, 5);
+    assert_eq!(
+        argvs[4],
+        [
+            "zfs",
+            "get",
+            "-H",
+            "-p",
+            "-o",
+            "name,value",
+            "guid",
+            "snapexp/b@d1"
+        ]
+    );
+    assert_eq!(argvs[5], ["zfs", "destroy", "snapexp/b@d1"]);
+    assert_eq!(out[0].report.processes, 6);
 }
 
 #[test]
@@ -397,7 +413,9 @@ fn fallback_destroys_use_one_comma_list_per_dataset() {
         destroy: vec![destroy("p/a@1"), destroy("p/b@1"), destroy("p/a@2")],
         ..Plan::default()
     };
+    let guids = guid_lines(&["p/a@1", "p/b@1", "p/a@2"]);
     let exec = Scripted::new(&[
+        (0, &guids, ""),
         (0, "", ""),
         (1, "", "cannot destroy snapshot p/b@1: dataset is busy\n"),
     ]);
@@ -406,8 +424,13 @@ fn fallback_destroys_use_one_comma_list_per_dataset() {
         ..ExecOptions::default()
     };
     let out = execute(&exec, &plan, &opts);
+    let argvs = exec.argvs();
     assert_eq!(
-        exec.argvs(),
+        argvs[0][..7],
+        ["zfs", "get", "-H", "-p", "-o", "name,value", "guid"]
+    );
+    assert_eq!(
+        argvs[1..],
         [
             vec!["zfs", "destroy", "p/a@1,2"],
             vec!["zfs", "destroy", "p/b@1"]
@@ -418,6 +441,59 @@ fn fallback_destroys_use_one_comma_list_per_dataset() {
         matches!(err, ExecuteError::Zfs { source, .. } if source.kind() == Some(ZfsErrorKind::Busy))
     );
     assert_eq!(out[0].report.destroyed.len(), 2);
+}
+
+/// `zfs get -H -p -o name,value guid` output for `names`, each with the guid the plan saw.
+fn guid_lines(names: &[&str]) -> String {
+    let mut out = String::new();
+    for n in names {
+        let _ = writeln!(out, "{n}\t{}", guid_of(n).0);
+    }
+    out
+}
+
+#[test]
+fn the_fallback_keeps_a_snapshot_recreated_since_the_plan_and_skips_one_gone() {
+    let plan = Plan {
+        destroy: vec![destroy("p/a@1"), destroy("p/a@2"), destroy("p/a@3")],
+        ..Plan::default()
+    };
+    // p/a@2 now has another guid (re-created under its name); p/a@3 is gone.
+    let listing = format!("{}p/a@2\t12345\n", guid_lines(&["p/a@1"]));
+    let exec = Scripted::new(&[
+        (1, &listing, "cannot open 'p/a@3': dataset does not exist\n"),
+        (0, "", ""),
+    ]);
+    let opts = ExecOptions {
+        channel_programs: ChannelPrograms::Never,
+        ..ExecOptions::default()
+    };
+    let out = execute(&exec, &plan, &opts);
+    assert!(out[0].error.is_none(), "{:?}", out[0].error);
+    assert_eq!(exec.argvs()[1], ["zfs", "destroy", "p/a@1"]);
+    let r = &out[0].report;
+    assert_eq!(r.destroyed.len(), 1);
+    assert_eq!(r.replaced.len(), 1);
+    assert_eq!(r.replaced[0].name, "p/a@2");
+    assert_eq!(r.replaced[0].guid, Guid(12345));
+    assert_eq!(r.missing, ["p/a@3"]);
+}
+
+#[test]
+fn the_fallback_destroys_nothing_when_the_guid_read_fails_otherwise() {
+    let plan = Plan {
+        destroy: vec![destroy("p/a@1")],
+        ..Plan::default()
+    };
+    let exec = Scripted::new(&[(1, "", "cannot open 'p': permission denied\n")]);
+    let opts = ExecOptions {
+        channel_programs: ChannelPrograms::Never,
+        ..ExecOptions::default()
+    };
+    let out = execute(&exec, &plan, &opts);
+    assert!(out[0].error.is_some());
+    assert_eq!(exec.argvs().len(), 1, "no destroy after a failed read");
+    assert!(out[0].report.destroyed.is_empty());
 }
 
 #[test]
