@@ -346,6 +346,76 @@ fn the_fallback_reaches_the_same_state() {
     assert!(!exists(&pool, &pool.ds("a@s2")));
 }
 
+/// A dataset's `snapshots_changed` as a number (`-p`; seconds, OpenZFS 2.2+).
+fn snapshots_changed(pool: &TestPool, ds: &str) -> u64 {
+    pool.run_ok(
+        "zfs",
+        &["get", "-H", "-p", "-o", "value", "snapshots_changed", ds],
+    )
+    .stdout_lossy()
+    .trim()
+    .parse()
+    .unwrap()
+}
+
+/// The snapshot cache keeps a dataset's remembered list after a run only when the program's
+/// "before" value is the value the list was read at (`SnapCache::apply_run`, unit-tested).
+/// This checks the facts on real ZFS that the rule relies on: with nothing in between,
+/// "before" is the listed value and "after" the value now; after another tool's snapshot in
+/// between (a second later: the value has one-second resolution), "before" is not the listed
+/// value, so the cache cannot take the run's report as the whole change.
+#[test]
+fn the_programs_before_value_chains_from_the_listing_only_when_nothing_came_between() {
+    let pool = TestPool::create("snc", "128M");
+    pool.setup("fs a\nsnap a@s0\n");
+    let ds = pool.ds("a");
+    let exec = Counting::new();
+    let change_of = |out: &[zferry_snap::execute::PoolOutcome]| {
+        out[0]
+            .report
+            .list_changes
+            .iter()
+            .find(|c| c.dataset == ds)
+            .cloned()
+            .unwrap()
+    };
+
+    // Nothing in between: the report chains from the listed value to the value now.
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    let listed = snapshots_changed(&pool, &ds);
+    let out = execute(
+        &exec,
+        &plan_of(&pool, &["a@s1"], &[]),
+        &ExecOptions::default(),
+    );
+    assert!(out[0].error.is_none(), "{:?}", out[0].error);
+    let c = change_of(&out);
+    let now = snapshots_changed(&pool, &ds);
+    assert_eq!((c.before, c.after), (Some(listed), Some(now)));
+    assert!(now > listed, "the program's snapshot moved the value");
+
+    // Another tool's snapshot between the listing and the program: the report starts from
+    // the value that snapshot left, not from the listed one.
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    let listed = snapshots_changed(&pool, &ds);
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    pool.run_ok("zfs", &["snapshot", &pool.ds("a@foreign")]);
+    let foreign = snapshots_changed(&pool, &ds);
+    let out = execute(
+        &exec,
+        &plan_of(&pool, &["a@s2"], &[]),
+        &ExecOptions::default(),
+    );
+    assert!(out[0].error.is_none(), "{:?}", out[0].error);
+    let c = change_of(&out);
+    assert_eq!(c.before, Some(foreign));
+    assert_ne!(
+        c.before,
+        Some(listed),
+        "the foreign snapshot must break the chain"
+    );
+}
+
 /// A guest-state "command": an executable script printing a JSON file the test rewrites.
 struct GuestSource {
     _dir: tempfile::TempDir,
