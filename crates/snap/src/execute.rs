@@ -24,7 +24,7 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 use zferry_exec::{CommandSpec, Executor, Output};
 use zferry_zfs::{
-    CommandFailure, DatasetName, Guid, PoolName, SnapshotName, ZfsError, ZfsErrorKind,
+    CommandFailure, DatasetName, Guid, PoolName, SnapshotName, ZfsError, ZfsErrorKind, classify,
 };
 
 use crate::lua::{
@@ -616,11 +616,8 @@ impl PoolRun<'_> {
         }
         self.report.held.extend(r.held.iter().cloned());
         for x in &r.replaced {
-            tracing::warn!(pool = %self.report.pool, snapshot = %x.name, guid = %x.guid,
-                "kept: another snapshot was created under this name since the state was read; \
-                 it is listed again on the next run");
+            self.keep_replaced(x.clone());
         }
-        self.report.replaced.extend(r.replaced.iter().cloned());
         if !r.ok {
             let (pool, failures) = (self.pool(), r.failures);
             return Err(if r.applied {
@@ -708,16 +705,10 @@ impl PoolRun<'_> {
         for d in doomed {
             match now.get(d.snapshot.as_str()) {
                 None => self.report.missing.push(d.snapshot.to_string()),
-                Some(&guid) if guid != d.guid => {
-                    tracing::warn!(pool = %self.report.pool, snapshot = %d.snapshot, %guid,
-                        planned = %d.guid,
-                        "kept: another snapshot was created under this name since the state \
-                         was read; it is listed again on the next run");
-                    self.report.replaced.push(Replaced {
-                        name: d.snapshot.to_string(),
-                        guid,
-                    });
-                }
+                Some(&guid) if guid != d.guid => self.keep_replaced(Replaced {
+                    name: d.snapshot.to_string(),
+                    guid,
+                }),
                 Some(_) => names.push(&d.snapshot),
             }
         }
@@ -743,6 +734,14 @@ impl PoolRun<'_> {
         first_error.map_or(Ok(()), Err)
     }
 
+    /// Logs and records a destroy skipped because the name now belongs to another snapshot.
+    fn keep_replaced(&mut self, x: Replaced) {
+        tracing::warn!(pool = %self.report.pool, snapshot = %x.name, guid = %x.guid,
+            "kept: another snapshot was created under this name since the state was read; \
+             it is listed again on the next run");
+        self.report.replaced.push(x);
+    }
+
     /// The guid each of `doomed` has now, by name, from one `zfs get`; a snapshot that no
     /// longer exists is absent (`zfs get` names it on stderr, exits 1, and prints the rest).
     fn current_guids(
@@ -763,7 +762,7 @@ impl PoolRun<'_> {
             }
         }
         // Every name absent from a failed `zfs get` must be explained by "does not exist";
-        // anything else (permissions, a pool gone) is an error, not a reason to skip.
+        // anything else (permissions, I/O) is an error, not a reason to skip.
         if let Some(f) = CommandFailure::from_output(&out) {
             let unexplained = doomed.iter().any(|d| {
                 !guids.contains_key(d.snapshot.as_str())
@@ -771,7 +770,7 @@ impl PoolRun<'_> {
             }) || !out
                 .stderr
                 .lines()
-                .all(|l| l.contains("does not exist") || l.trim().is_empty());
+                .all(|l| l.trim().is_empty() || classify(l) == ZfsErrorKind::DatasetNotFound);
             if unexplained {
                 return Err(ExecuteError::Zfs {
                     pool: self.pool(),
