@@ -370,7 +370,14 @@ fn the_programs_before_value_chains_from_the_listing_only_when_nothing_came_betw
     pool.setup("fs a\nsnap a@s0\n");
     let ds = pool.ds("a");
     let exec = Counting::new();
-    let change_of = |out: &[zferry_snap::execute::PoolOutcome]| {
+    // Creates `snap` with one program; the program's report of the dataset's value.
+    let create = |snap: &str| {
+        let out = execute(
+            &exec,
+            &plan_of(&pool, &[snap], &[]),
+            &ExecOptions::default(),
+        );
+        assert!(out[0].error.is_none(), "{:?}", out[0].error);
         out[0]
             .report
             .list_changes
@@ -383,13 +390,7 @@ fn the_programs_before_value_chains_from_the_listing_only_when_nothing_came_betw
     // Nothing in between: the report chains from the listed value to the value now.
     std::thread::sleep(std::time::Duration::from_millis(1100));
     let listed = snapshots_changed(&pool, &ds);
-    let out = execute(
-        &exec,
-        &plan_of(&pool, &["a@s1"], &[]),
-        &ExecOptions::default(),
-    );
-    assert!(out[0].error.is_none(), "{:?}", out[0].error);
-    let c = change_of(&out);
+    let c = create("a@s1");
     let now = snapshots_changed(&pool, &ds);
     assert_eq!((c.before, c.after), (Some(listed), Some(now)));
     assert!(now > listed, "the program's snapshot moved the value");
@@ -401,13 +402,7 @@ fn the_programs_before_value_chains_from_the_listing_only_when_nothing_came_betw
     std::thread::sleep(std::time::Duration::from_millis(1100));
     pool.run_ok("zfs", &["snapshot", &pool.ds("a@foreign")]);
     let foreign = snapshots_changed(&pool, &ds);
-    let out = execute(
-        &exec,
-        &plan_of(&pool, &["a@s2"], &[]),
-        &ExecOptions::default(),
-    );
-    assert!(out[0].error.is_none(), "{:?}", out[0].error);
-    let c = change_of(&out);
+    let c = create("a@s2");
     assert_eq!(c.before, Some(foreign));
     assert_ne!(
         c.before,
